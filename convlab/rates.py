@@ -1,0 +1,145 @@
+"""``fit_rate``: fitted convergence rates with confidence intervals and a reported window.
+
+Two kinds (DESIGN.md):
+
+- ``linear``: ``log err = a - c k``; the rate is ``c`` (per iteration), ``exp(-c)`` the factor;
+- ``power``:  ``log err = a - p log k``; the rate is the exponent ``p``.
+
+With several seeds the fit is made on the mean of ``log err`` over seeds and the confidence
+interval is a percentile bootstrap over seeds; with one run it is the OLS standard error
+(normal quantile). Runs that are not finite inside the window (diverged) are left out and
+counted. The window skips the start-up transient and the floating-point floor and is always
+reported in the result.
+"""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+from typing import Any, NamedTuple
+
+import numpy as np
+
+__all__ = ["RateFit", "fit_rate", "auto_window"]
+
+KINDS = ("linear", "power")
+
+
+class RateFit(NamedTuple):
+    """A fitted rate. ``rate`` is ``c`` (linear) or ``p`` (power); see module docstring."""
+
+    kind: str
+    rate: float
+    ci_low: float
+    ci_high: float
+    r2: float
+    window: tuple[float, float]
+    intercept: float
+    num_points: int
+    num_seeds: int
+    num_excluded: int
+
+    def contains(self, value: float) -> bool:
+        """Whether ``value`` lies inside the confidence interval."""
+        return self.ci_low <= value <= self.ci_high
+
+
+def _as_2d(k: Any, err: Any) -> tuple[np.ndarray, np.ndarray]:
+    k = np.asarray(k, dtype=np.float64)
+    err = np.asarray(err, dtype=np.float64)
+    if k.ndim != 1:
+        raise ValueError(f"k must be 1-D (the record axis), got shape {k.shape}")
+    if err.ndim == 1:
+        err = err[None, :]
+    if err.ndim != 2 or err.shape[1] != k.shape[0]:
+        raise ValueError(f"err must have shape [R] or [seeds, R] with R = len(k) = {k.shape[0]}, "
+                         f"got {err.shape}")
+    return k, err
+
+
+def auto_window(k: Any, err: Any, *, kind: str = "linear", floor: float | None = None) -> tuple[float, float]:
+    """The automatic fitting window ``(k_lo, k_hi)``.
+
+    The usable range is the longest prefix on which the (geometric) mean error stays finite and
+    above the floor (default ``1e4 * eps * max err``, where rounding takes over). Of that range a
+    ``linear`` fit keeps the last 80% (skipping the transient), a ``power`` fit the last decade
+    ``[k_hi / 10, k_hi]`` (a power law shows only asymptotically).
+    """
+    k, err = _as_2d(k, err)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        finite_rows = np.all(np.isfinite(err) & (err > 0), axis=1)
+        rows = err[finite_rows] if finite_rows.any() else err
+        curve = np.exp(np.mean(np.log(rows), axis=0))
+    scale = np.nanmax(np.where(np.isfinite(curve), curve, np.nan)) if np.isfinite(curve).any() else 1.0
+    floor = 1e4 * np.finfo(np.float64).eps * scale if floor is None else floor
+    ok = np.isfinite(curve) & (curve > floor)
+    end = len(ok) if ok.all() else int(np.argmin(ok))
+    if end < 3:
+        raise ValueError(f"err: fewer than 3 records above the floor {floor:.3g}; nothing to fit")
+    k_hi = k[end - 1]
+    if kind == "power":
+        return (max(k_hi / 10.0, k[k > 0].min()), float(k_hi))
+    k_lo = k[0] + 0.2 * (k_hi - k[0])
+    return (float(k_lo), float(k_hi))
+
+
+def _slopes(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """OLS slope and intercept of each row of ``y`` against ``x``."""
+    xc = x - x.mean()
+    slope = (y - y.mean(axis=-1, keepdims=True)) @ xc / (xc @ xc)
+    return slope, y.mean(axis=-1) - slope * x.mean()
+
+
+def fit_rate(k: Any, err: Any, *, kind: str = "linear", window: tuple[float, float] | str = "auto",
+             floor: float | None = None, confidence: float = 0.95, num_bootstrap: int = 2000,
+             seed: int = 0) -> RateFit:
+    """Fit a linear or power-law rate to ``err`` over ``k``.
+
+    Args:
+      k: record iterations, shape ``[R]``.
+      err: errors, shape ``[R]`` (one run) or ``[S, R]`` (seeds).
+      kind: ``"linear"`` or ``"power"``.
+      window: ``(k_lo, k_hi)`` inclusive, or ``"auto"`` (see :func:`auto_window`).
+      floor: error level treated as the floating-point floor by the automatic window.
+      confidence: level of the confidence interval.
+      num_bootstrap: bootstrap resamples over seeds.
+      seed: seed of the bootstrap (results are reproducible).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    k, err = _as_2d(k, err)
+    if isinstance(window, str):
+        if window != "auto":
+            raise ValueError(f"window must be 'auto' or (k_lo, k_hi), got {window!r}")
+        window = auto_window(k, err, kind=kind, floor=floor)
+    k_lo, k_hi = (float(w) for w in window)
+    mask = (k >= k_lo) & (k <= k_hi) & ((k > 0) if kind == "power" else True)
+    if mask.sum() < 3:
+        raise ValueError(f"window {window} holds {int(mask.sum())} records; need >= 3")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log(err[:, mask])
+    usable = np.all(np.isfinite(logs), axis=1)
+    x = k[mask] if kind == "linear" else np.log(k[mask])
+    nan = float("nan")
+    if not usable.any():
+        return RateFit(kind, nan, nan, nan, nan, (k_lo, k_hi), nan, int(mask.sum()), 0, len(usable))
+    logs = logs[usable]
+    curve = logs.mean(axis=0)
+    slope, intercept = _slopes(x, curve)
+    resid = curve - (intercept + slope * x)
+    total = np.sum((curve - curve.mean()) ** 2)
+    r2 = 1.0 - np.sum(resid**2) / total if total > 0 else 1.0
+    alpha = 1.0 - confidence
+    if logs.shape[0] >= 2:
+        rng = np.random.default_rng(seed)
+        idx = rng.integers(0, logs.shape[0], size=(num_bootstrap, logs.shape[0]))
+        boot, _ = _slopes(x, logs[idx].mean(axis=1))
+        lo, hi = np.quantile(-boot, [alpha / 2, 1 - alpha / 2])
+    else:
+        dof = max(len(x) - 2, 1)
+        se = np.sqrt(np.sum(resid**2) / dof / np.sum((x - x.mean()) ** 2))
+        z = NormalDist().inv_cdf(1 - alpha / 2)
+        lo, hi = -slope - z * se, -slope + z * se
+    return RateFit(kind, float(-slope), float(lo), float(hi), float(r2), (k_lo, k_hi),
+                   float(intercept), int(mask.sum()), int(usable.sum()), int((~usable).sum()))

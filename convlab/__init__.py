@@ -14,10 +14,12 @@ from convlab.methods import Method, as_optax, from_optax, gd, halpern
 from convlab.problem import Static, problem_dataclass
 from convlab.rates import RateFit, fit_rate
 from convlab.run import run
+from convlab.store import Store
 from convlab.sweep import sweep
 from convlab.trace import Trace
 
 __version__ = "0.1.0"
 
 __all__ = ["methods", "Method", "gd", "halpern", "from_optax", "as_optax", "Static",
-           "problem_dataclass", "RateFit", "fit_rate", "run", "sweep", "Trace", "__version__"]
+           "problem_dataclass", "RateFit", "fit_rate", "run", "sweep", "Trace", "Store",
+           "__version__"]

@@ -19,11 +19,10 @@ import numpy as np
 
 from convlab import progress as progress_lib
 from convlab.run import validate_key
-from convlab.trace import Trace
 
 __all__ = ["sweep", "grid_points"]
 
-MakeRun = Callable[[jax.Array, dict[str, jax.Array]], Trace]
+MakeRun = Callable[[jax.Array, dict[str, jax.Array]], Any]
 
 
 def _validate_grid(grid: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -60,18 +59,19 @@ def _compiled_sweep(make_run: MakeRun, names: tuple[str, ...], progress: bool) -
 
 
 def sweep(make_run: MakeRun, keys: jax.Array, grid: Mapping[str, Any] | None = None, *,
-          progress: bool = False) -> Trace:
+          progress: bool = False) -> Any:
     """Run ``make_run`` for every (grid point, seed) in one compiled call.
 
     Args:
-      make_run: pure ``make_run(key, hparams) -> Trace``; ``hparams`` maps each grid name to a
-        traced scalar. Keep it a stable function object so repeated sweeps reuse the program.
+      make_run: pure ``make_run(key, hparams) -> Trace`` (or any pytree of arrays, e.g.
+        ``(trace, {"L": problem.L})``); ``hparams`` maps each grid name to a traced scalar.
+        Keep it a stable function object so repeated sweeps reuse the compiled program.
       keys: ``jax.random.split(key, S)``, one key per seed.
       grid: ``{name: 1-D values}``; the product of all axes is swept. ``None``/``{}``: seeds only.
       progress: show a progress bar (fed by ``run``'s in-loop callback).
 
     Returns:
-      A Trace whose fields have leading axes ``[len(grid[name]) for name in grid] + [S]``.
+      What ``make_run`` returns, every array with leading axes ``[len(grid[name]) for name in grid] + [S]``.
     """
     if not callable(make_run):
         raise TypeError(f"make_run must be callable make_run(key, hparams) -> Trace, got {make_run!r}")

@@ -1,0 +1,195 @@
+"""The ``convlab`` command line (DESIGN.md): check, run, figures, bench.
+
+The top floor: the only module that imports convlab's engine, ``problems`` and
+``theory_checks`` together. It is an entry point, so it enables float64 (the library never does).
+
+Exit status: 0 when nothing is violated, 1 when a claim is violated (or could not be
+evaluated), 2 on bad input with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import runpy
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Sequence
+
+EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class BadInput(Exception):
+    """Bad command-line input: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too)
+        raise BadInput(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="convlab", description="Check convergence theorems against measured rates.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    check = sub.add_parser("check", help="run registered claims, write report + figures")
+    check.add_argument("families", nargs="*", metavar="FAMILY")
+    check.add_argument("--quick", action="store_true", help="small sizes (minutes on a 2-core CPU)")
+    check.add_argument("--json", metavar="FILE", help="write the verdicts as JSON records")
+    check.add_argument("--out", metavar="DIR", default="convlab_report", help="report directory")
+
+    run = sub.add_parser("run", help="one experiment, saved to the store")
+    run.add_argument("family", metavar="FAMILY")
+    run.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE")
+    run.add_argument("--out", metavar="DIR", default="convlab_results", help="store directory")
+    run.add_argument("--progress", action="store_true", help="show a progress bar")
+
+    figures = sub.add_parser("figures", help="regenerate the papers' figures")
+    figures.add_argument("families", nargs="*", metavar="FAMILY")
+    figures.add_argument("--quick", action="store_true")
+    figures.add_argument("--out", metavar="DIR", default="convlab_figures")
+
+    bench = sub.add_parser("bench", help="performance comparison (benchmarks/)")
+    bench.add_argument("--quick", action="store_true")
+    bench.add_argument("--json", metavar="FILE")
+    return parser
+
+
+def _setup_jax() -> None:
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+
+
+def parse_settings(settings: Sequence[str], defaults: dict[str, Any]) -> dict[str, Any]:
+    """``["key=value", ...]`` over ``defaults``; values parsed to the default's type."""
+    config = dict(defaults)
+    for item in settings:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise BadInput(f"--set {item!r}: expected KEY=VALUE")
+        if key not in defaults:
+            raise BadInput(f"--set {key}: unknown key; known: {', '.join(sorted(defaults))}")
+        kind = type(defaults[key])
+        try:
+            if kind is bool:
+                if text.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(text)
+                value: Any = text.lower() in ("true", "1")
+            else:
+                value = kind(text)
+        except ValueError:
+            raise BadInput(f"--set {key}={text}: expected a {kind.__name__}") from None
+        config[key] = value
+    return config
+
+
+def _check(args: argparse.Namespace) -> int:
+    from theory_checks import registry, report
+
+    try:
+        claims = registry.claims(args.families)
+    except registry.UnknownFamilyError as err:
+        raise BadInput(str(err)) from None
+    out = Path(args.out)
+    verdicts, failed = [], False
+    for claim in claims:
+        try:
+            verdict = claim.evaluate(quick=args.quick, out_dir=out)
+        except Exception as err:  # a crashing claim must not lose the others' results
+            traceback.print_exc()
+            failed = True
+            from theory_checks.verdict import Verdict
+            verdict = Verdict("inconclusive", claim.statement, float("nan"),
+                              details={"error": f"{type(err).__name__}: {err}"},
+                              id=claim.id, family=claim.family, claim=claim.statement, kind=claim.kind)
+        verdicts.append(verdict)
+        print(report.summary_line(verdict), flush=True)
+        report.write_report(verdicts, out, quick=args.quick)  # after every claim: nothing is lost
+        if args.json:
+            report.write_json(verdicts, args.json)
+    print(f"report: {out / 'report.md'}")
+    violated = any(v.status == "violated" for v in verdicts)
+    return EXIT_VIOLATED if violated or failed else EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from convlab.store import Store
+    from theory_checks import registry
+
+    try:
+        experiment = registry.experiment(args.family)
+    except registry.UnknownFamilyError as err:
+        raise BadInput(str(err)) from None
+    config = parse_settings(args.settings, experiment.defaults)
+    store = Store(args.out)
+    key = {"family": args.family, **config}
+    if not store.has(key):  # a finished run is reused, not recomputed
+        try:
+            result, summary = experiment.run(config, progress=args.progress)
+        except (ValueError, TypeError) as err:  # raised by validation, before compilation
+            raise BadInput(str(err)) from None
+        store.save(key, result, extra={"summary": summary})
+    manifest = store.manifest(key)
+    print(json.dumps({"path": str(store.path(key)), "config": manifest["config"],
+                      "summary": manifest["extra"]["summary"]}, indent=2))
+    return EXIT_OK
+
+
+def _figures(args: argparse.Namespace) -> int:
+    from theory_checks import registry
+
+    try:
+        claims = registry.claims(args.families)
+        groups = registry.figure_groups(args.families)
+    except registry.UnknownFamilyError as err:
+        raise BadInput(str(err)) from None
+    out = Path(args.out)
+    for claim in claims:
+        print(claim.evaluate(quick=args.quick, out_dir=out).figure, flush=True)
+    for _family, _name, make in groups:
+        for path in make(out, args.quick):
+            print(path, flush=True)
+    return EXIT_OK
+
+
+def _bench(args: argparse.Namespace) -> int:
+    bench_dir = Path(__file__).resolve().parents[1] / "benchmarks"
+    scripts = sorted(bench_dir.glob("*.py")) if bench_dir.is_dir() else []
+    if not scripts:
+        raise BadInput(f"bench: no benchmarks found in {bench_dir} (run from a source checkout)")
+    records = []
+    for script in scripts:
+        main = runpy.run_path(str(script))["main"]
+        argv = ["--quick"] if args.quick else []
+        result = main(argv)
+        records.extend(result if isinstance(result, list) else [result])
+    if args.json:
+        Path(args.json).write_text(json.dumps(records, indent=2) + "\n")
+    return EXIT_OK
+
+
+COMMANDS = {"check": _check, "run": _run, "figures": _figures, "bench": _bench}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``convlab`` command."""
+    try:
+        args = _parser().parse_args(argv)
+        if args.version:
+            from convlab import __version__
+            print(__version__)
+            return EXIT_OK
+        if not args.command:
+            raise BadInput("a command is required: check, run, figures or bench")
+        _setup_jax()
+        return COMMANDS[args.command](args)
+    except BadInput as err:
+        print(f"convlab: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""Property and unit tests of ``convlab.fit_rate`` (diffrax ``test_ode_order`` style): known
+synthetic rates are recovered, CIs cover the truth, the automatic window skips the floor, diverged
+seeds are left out, bad input is rejected."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import convlab
+from convlab.rates import auto_window
+from toy_problems import quadratic_from
+
+SETTINGS = settings(max_examples=15, deadline=None, derandomize=True, database=None)
+
+
+def linear_data(rate, *, num=121, decades=10.0, noise=0.0, seeds=None, scale=3.0, rng=0):
+    """``err = scale * exp(-rate k) * exp(noise * N(0,1))`` down to ``10^-decades``."""
+    k = np.linspace(0.0, decades * np.log(10) / rate, num)
+    shape = (num,) if seeds is None else (seeds, num)
+    eps = np.random.default_rng(rng).standard_normal(shape)
+    return k, scale * np.exp(-rate * k + noise * eps)
+
+
+def power_data(exponent, *, num=161, k_max=1e4, noise=0.0, seeds=None, scale=2.0, rng=0):
+    """``err = scale * k^-p * exp(noise * N(0,1))`` on log-spaced k in [1, k_max]."""
+    k = np.unique(np.round(np.logspace(0, np.log10(k_max), num)))
+    shape = k.shape if seeds is None else (seeds, k.size)
+    eps = np.random.default_rng(rng).standard_normal(shape)
+    return k, scale * k ** (-exponent) * np.exp(noise * eps)
+
+
+def window_inside_data(fit, k):
+    lo, hi = fit.window
+    return k.min() <= lo < hi <= k.max()
+
+
+# --- recovery of known rates -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rate", [0.01, 0.1, 0.5, 2.0])
+def test_linear_rate_exact_data(rate):
+    k, err = linear_data(rate)
+    fit = convlab.fit_rate(k, err, kind="linear")
+    assert fit.kind == "linear"
+    assert abs(fit.rate - rate) < 1e-9 * rate
+    assert fit.r2 > 1 - 1e-12
+    assert fit.intercept == pytest.approx(np.log(3.0), abs=1e-8)
+    assert fit.num_seeds == 1 and fit.num_excluded == 0
+    assert window_inside_data(fit, k)
+
+
+@pytest.mark.parametrize("rate", [0.01, 0.1, 0.5, 2.0])
+def test_linear_rate_noisy_single_run(rate):
+    k, err = linear_data(rate, noise=0.05, rng=1)
+    fit = convlab.fit_rate(k, err, kind="linear")
+    assert abs(fit.rate - rate) < 0.01 * rate
+    assert fit.contains(rate)  # OLS standard-error interval
+    assert fit.ci_low < fit.rate < fit.ci_high
+    assert fit.ci_high - fit.ci_low < 0.02 * rate
+
+
+@pytest.mark.parametrize("exponent", [0.5, 1.0, 2.0, 3.0])
+def test_power_rate_exact_data(exponent):
+    k, err = power_data(exponent)
+    fit = convlab.fit_rate(k, err, kind="power")
+    assert fit.kind == "power"
+    assert abs(fit.rate - exponent) < 1e-9 * exponent
+    assert fit.r2 > 1 - 1e-12
+    assert window_inside_data(fit, k)
+    assert fit.window[0] > 0
+
+
+@pytest.mark.parametrize("exponent", [0.5, 1.0, 2.0])
+def test_power_rate_noisy_single_run(exponent):
+    k, err = power_data(exponent, noise=0.05, rng=2)
+    fit = convlab.fit_rate(k, err, kind="power")
+    assert abs(fit.rate - exponent) < 0.03 * exponent
+    assert fit.contains(exponent)
+
+
+def test_power_rate_with_k0_recorded():
+    # a real trace records k = 0 with a finite error: err = (k + 1)^-1 is ~ k^-1 asymptotically
+    k = np.arange(0, 5001, 10.0)
+    fit = convlab.fit_rate(k, 1.0 / (k + 1.0), kind="power")
+    assert abs(fit.rate - 1.0) < 2e-3
+    assert fit.window[0] > 0 and window_inside_data(fit, k)
+
+
+@SETTINGS
+@given(rate=st.floats(0.005, 3.0), noise=st.sampled_from([0.0, 0.02, 0.1]),
+       rng=st.integers(0, 2**31 - 1))
+def test_linear_rate_recovery_property(rate, noise, rng):
+    k, err = linear_data(rate, noise=noise, rng=rng, decades=8.0)
+    fit = convlab.fit_rate(k, err, kind="linear")
+    assert abs(fit.rate - rate) < (1e-8 + 0.3 * noise) * rate
+    assert window_inside_data(fit, k)
+
+
+@SETTINGS
+@given(exponent=st.floats(0.25, 2.5), noise=st.sampled_from([0.0, 0.02, 0.1]),
+       rng=st.integers(0, 2**31 - 1))
+def test_power_rate_recovery_property(exponent, noise, rng):
+    k, err = power_data(exponent, noise=noise, rng=rng)
+    fit = convlab.fit_rate(k, err, kind="power")
+    assert abs(fit.rate - exponent) < 1e-8 * exponent + 0.5 * noise
+    assert window_inside_data(fit, k)
+
+
+@SETTINGS
+@given(rate=st.floats(0.01, 1.0), seeds=st.integers(3, 12), rng=st.integers(0, 2**31 - 1))
+def test_multi_seed_fit_recovers_rate_and_ci_is_ordered(rate, seeds, rng):
+    k, err = linear_data(rate, noise=0.1, seeds=seeds, rng=rng)
+    fit = convlab.fit_rate(k, err, kind="linear", num_bootstrap=500)
+    assert fit.num_seeds == seeds and fit.num_excluded == 0
+    assert abs(fit.rate - rate) < 0.02 * rate
+    assert fit.ci_low <= fit.rate <= fit.ci_high
+
+
+# --- confidence intervals ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind, truth", [("linear", 0.2), ("power", 1.5)])
+def test_bootstrap_ci_contains_truth_for_noisy_seeds(kind, truth):
+    make = linear_data if kind == "linear" else power_data
+    k, err = make(truth, noise=0.2, seeds=10, rng=3)
+    fit = convlab.fit_rate(k, err, kind=kind)
+    assert fit.num_seeds == 10
+    assert fit.contains(truth)
+    assert fit.ci_high - fit.ci_low < 0.1 * truth
+
+
+def test_bootstrap_ci_coverage():
+    # over many independent data sets the 95% interval covers the truth most of the time
+    # (the percentile bootstrap over 8 seeds is a little optimistic: ask for >= 80%)
+    truth, trials = 0.3, 60
+    covered = 0
+    for trial in range(trials):
+        k, err = linear_data(truth, noise=0.3, seeds=8, rng=100 + trial)
+        covered += convlab.fit_rate(k, err, num_bootstrap=400, seed=trial).contains(truth)
+    assert covered >= 0.8 * trials
+    assert covered < trials or trials < 20  # not trivially wide either...
+    # ... which the interval width confirms: well under the rate itself
+    fit = convlab.fit_rate(*linear_data(truth, noise=0.3, seeds=8, rng=7))
+    assert fit.ci_high - fit.ci_low < 0.05 * truth
+
+
+def test_bootstrap_is_reproducible_for_a_fixed_seed():
+    k, err = linear_data(0.2, noise=0.2, seeds=6, rng=4)
+    first = convlab.fit_rate(k, err, seed=11)
+    second = convlab.fit_rate(k, err, seed=11)
+    assert first == second
+    other = convlab.fit_rate(k, err, seed=12)
+    assert other.rate == first.rate  # the point estimate does not depend on the bootstrap
+    assert (other.ci_low, other.ci_high) != (first.ci_low, first.ci_high)
+
+
+def test_wider_confidence_gives_wider_interval():
+    k, err = linear_data(0.2, noise=0.2, seeds=6, rng=5)
+    narrow = convlab.fit_rate(k, err, confidence=0.5)
+    wide = convlab.fit_rate(k, err, confidence=0.99)
+    assert wide.ci_low < narrow.ci_low <= narrow.ci_high < wide.ci_high
+
+
+# --- the automatic window -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rate", [0.05, 0.3])
+def test_auto_window_excludes_floating_point_floor(rate):
+    k, err = linear_data(rate, decades=10.0)
+    step = k[1] - k[0]
+    plateau_k = k[-1] + step * np.arange(1, 61)
+    k_all = np.concatenate([k, plateau_k])
+    err_all = np.concatenate([err, np.full(60, 1e-16)])
+    fit = convlab.fit_rate(k_all, err_all, kind="linear")
+    assert abs(fit.rate - rate) < 1e-9 * rate
+    assert fit.window[1] < plateau_k[0]
+    assert window_inside_data(fit, k_all)
+    assert fit.num_points == np.sum((k_all >= fit.window[0]) & (k_all <= fit.window[1]))
+    # the same fit over the whole range would be badly wrong: the window matters
+    naive = convlab.fit_rate(k_all, err_all, window=(k_all[0], k_all[-1]))
+    assert abs(naive.rate - rate) > 0.1 * rate
+
+
+def test_auto_window_excludes_noisy_floor_and_exact_zeros():
+    rng = np.random.default_rng(6)
+    k, err = linear_data(0.2, decades=9.0)
+    floor = 1e-16 * (1 + rng.random(40))
+    floor[::3] = 0.0  # iterates that hit x* exactly
+    k_all = np.concatenate([k, k[-1] + (k[1] - k[0]) * np.arange(1, 41)])
+    fit = convlab.fit_rate(k_all, np.concatenate([err, floor]))
+    assert abs(fit.rate - 0.2) < 1e-9
+    assert fit.window[1] <= k[-1]
+
+
+def test_power_auto_window_is_last_decade_above_floor():
+    k, err = power_data(1.0, k_max=1e5)
+    lo, hi = auto_window(k, err, kind="power")
+    assert hi == k[-1] and lo == pytest.approx(hi / 10)
+
+
+def test_linear_auto_window_skips_transient():
+    # a fast transient (rate 2) on top of the slow rate 0.1: the window starts after it
+    k = np.arange(0.0, 201.0)
+    err = np.exp(-0.1 * k) + 50 * np.exp(-2.0 * k)
+    fit = convlab.fit_rate(k, err)
+    assert fit.window[0] > 0
+    assert abs(fit.rate - 0.1) < 1e-6
+
+
+def test_explicit_window_is_used_and_reported():
+    k, err = linear_data(0.1, decades=10.0)
+    fit = convlab.fit_rate(k, err, window=(20.0, 100.0))
+    assert fit.window == (20.0, 100.0)
+    assert fit.num_points == np.sum((k >= 20) & (k <= 100))
+    assert abs(fit.rate - 0.1) < 1e-9
+
+
+def test_gd_trace_rate_matches_theory(key):
+    # gd with step 1/L on a quadratic with spectrum {mu, L}: error = C (1 - mu/L)^k exactly,
+    # then a floor at rounding level; the fitted rate is -log(1 - mu/L)
+    problem = quadratic_from([2.0, 0.5], [0.3, -0.7])
+    trace = convlab.run(convlab.gd(0.5), problem, jnp.array([1.0, 1.0]), key=key,
+                        num_steps=300, record_every=2)
+    fit = convlab.fit_rate(trace.k, trace["error"], kind="linear")
+    assert abs(fit.rate - (-np.log(0.75))) < 1e-6
+    assert fit.window[1] < 300
+
+
+# --- diverged seeds ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf])
+def test_diverged_seeds_are_excluded_and_counted(bad_value):
+    k, err = linear_data(0.2, noise=0.05, seeds=7, rng=8)
+    err[[1, 4], 30:] = bad_value  # two runs diverged early
+    fit = convlab.fit_rate(k, err)
+    assert fit.num_excluded == 2 and fit.num_seeds == 5
+    clean = convlab.fit_rate(k, np.delete(err, [1, 4], axis=0), window=fit.window)
+    assert fit.rate == clean.rate
+    assert (fit.ci_low, fit.ci_high) == (clean.ci_low, clean.ci_high)
+    assert np.isfinite(fit.rate) and abs(fit.rate - 0.2) < 0.01
+
+
+def test_all_seeds_diverged_inside_an_explicit_window_gives_nan_fit():
+    k, err = linear_data(0.2, seeds=3)
+    err[:, 10:] = np.nan
+    fit = convlab.fit_rate(k, err, window=(k[20], k[60]))
+    assert np.isnan(fit.rate) and fit.num_seeds == 0 and fit.num_excluded == 3
+
+
+def test_diverged_sweep_seed_is_excluded(key):
+    # end to end: a sweep over step sizes where one grid point diverges
+    problem = quadratic_from([2.0, 0.5], [0.3, -0.7])
+
+    def make_run(key_, hparams):
+        x0 = jnp.ones(2) + 0.1 * jax.random.normal(key_, (2,))
+        return convlab.run(convlab.gd(hparams["step_size"]), problem, x0, key=key_,
+                           num_steps=60, record_every=2)
+
+    trace = convlab.sweep(make_run, jax.random.split(key, 3), {"step_size": [0.5, 1e6]})
+    assert np.all(np.asarray(trace.diverged)[1] > 0) and np.all(np.asarray(trace.diverged)[0] == -1)
+    err = np.asarray(trace["error"]).reshape(6, -1)  # flatten (grid, seed)
+    fit = convlab.fit_rate(trace.k[0, 0], err)
+    assert fit.num_excluded == 3 and fit.num_seeds == 3
+    assert abs(fit.rate - (-np.log(0.75))) < 1e-6
+
+
+# --- bad input ----------------------------------------------------------------------------------------------
+
+
+def test_bad_inputs_raise_naming_the_argument():
+    k, err = linear_data(0.2)
+    with pytest.raises(ValueError, match="kind"):
+        convlab.fit_rate(k, err, kind="exponential")
+    with pytest.raises(ValueError, match="window"):
+        convlab.fit_rate(k, err, window=(k[0], k[1]))  # 2 records
+    with pytest.raises(ValueError, match="window"):
+        convlab.fit_rate(k, err, window=(k[50], k[10]))  # empty
+    with pytest.raises(ValueError, match="window"):
+        convlab.fit_rate(k, err, window="best")
+    with pytest.raises(ValueError, match="err"):
+        convlab.fit_rate(k, err[:-1])
+    with pytest.raises(ValueError, match="err"):
+        convlab.fit_rate(k, np.stack([err, err])[None])
+    with pytest.raises(ValueError, match="k"):
+        convlab.fit_rate(np.stack([k, k]), err)
+    with pytest.raises(ValueError, match="confidence"):
+        convlab.fit_rate(k, err, confidence=1.5)
+    with pytest.raises(ValueError, match="err"):  # everything at the floor: nothing to fit
+        convlab.fit_rate(k, np.full_like(err, 1e-300) * np.exp(-k) * 0)

@@ -1,0 +1,185 @@
+"""Unit tests of ``convlab.sweep``: axes, vmap = loop, divergence isolation, validation, no
+recompilation."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import convlab
+from convlab.sweep import grid_points
+from toy_problems import count_compiles, make_quadratic, noisy_gd, quadratic_from
+
+NUM_STEPS, RECORD_EVERY = 24, 6
+NUM_RECORDS = NUM_STEPS // RECORD_EVERY + 1
+
+
+def make_run(key, hparams):
+    """One run: a random problem (from the key) and noisy gd with the swept hyperparameters."""
+    k_problem, k_run = jax.random.split(key)
+    problem = make_quadratic(k_problem, dim=3)
+    return convlab.run(noisy_gd(hparams["step_size"], hparams["noise"]), problem, jnp.ones(3),
+                       key=k_run, num_steps=NUM_STEPS, record_every=RECORD_EVERY)
+
+
+def make_run_fixed_noise(key, hparams):
+    return make_run(key, {"step_size": hparams["step_size"], "noise": 0.1})
+
+
+def make_seed_run(key, hparams):
+    assert hparams == {}
+    return make_run(key, {"step_size": 0.3, "noise": 0.2})
+
+
+def diverging_run(key, hparams):
+    """gd on a fixed quadratic with L = 10: steps above 0.2 diverge."""
+    problem = quadratic_from([10.0, 1.0], [1.0, -1.0])
+    return convlab.run(convlab.gd(hparams["step_size"]), problem,
+                       jax.random.normal(key, (2,)), key=key, num_steps=200, record_every=10)
+
+
+def assert_trace_close(batched, single, rtol=1e-12):
+    np.testing.assert_array_equal(batched.k, single.k)
+    np.testing.assert_array_equal(batched.oracle_calls, single.oracle_calls)
+    np.testing.assert_array_equal(batched.diverged, single.diverged)
+    assert set(batched.metrics) == set(single.metrics)
+    for name in single.metrics:
+        np.testing.assert_allclose(batched[name], single[name], rtol=rtol, atol=1e-300)
+
+
+@pytest.fixture
+def keys(key):
+    return jax.random.split(key, 3)
+
+
+GRID = {"step_size": np.array([0.1, 0.35]), "noise": np.array([0.0, 0.3, 1.0])}
+
+
+@pytest.fixture(scope="module")
+def swept():
+    """One sweep shared by the tests below: grid 2 x 3, 4 seeds."""
+    keys = jax.random.split(jax.random.key(0), 4)
+    return keys, convlab.sweep(make_run, keys, GRID)
+
+
+def test_leading_axes_are_grid_then_seed(swept):
+    _, trace = swept
+    assert trace.batch_shape == (2, 3, 4)
+    assert trace.k.shape == trace.oracle_calls.shape == (2, 3, 4, NUM_RECORDS)
+    for values in trace.metrics.values():
+        assert values.shape == (2, 3, 4, NUM_RECORDS)
+    assert trace.diverged.shape == (2, 3, 4)
+    np.testing.assert_array_equal(trace.k[1, 0, 2], np.arange(0, NUM_STEPS + 1, RECORD_EVERY))
+
+
+def test_sweep_equals_python_loop_of_single_runs(swept):
+    keys, trace = swept
+    for i, step_size in enumerate(GRID["step_size"]):
+        for j, noise in enumerate(GRID["noise"]):
+            for s in range(keys.shape[0]):
+                single = make_run(keys[s], {"step_size": float(step_size), "noise": float(noise)})
+                batched = jax.tree.map(lambda x: x[i, j, s], trace)
+                assert_trace_close(batched, single)
+
+
+def test_seeds_differ_and_grid_points_differ(swept):
+    _, trace = swept
+    err = np.asarray(trace["error"])
+    assert not np.allclose(err[0, 1, 0], err[0, 1, 1])  # seeds
+    assert not np.allclose(err[0, 1, 0], err[1, 1, 0])  # step sizes
+    assert not np.allclose(err[0, 1, 0], err[0, 2, 0])  # noise levels
+
+
+@pytest.mark.parametrize("grid", [None, {}], ids=["None", "empty-mapping"])
+def test_seed_only_sweep(keys, grid):
+    trace = convlab.sweep(make_seed_run, keys, grid)
+    assert trace.batch_shape == (3,)
+    assert trace["error"].shape == (3, NUM_RECORDS)
+    for s in range(3):
+        assert_trace_close(jax.tree.map(lambda x: x[s], trace), make_seed_run(keys[s], {}))
+
+
+def test_grid_points_are_the_cartesian_product_in_c_order():
+    points = grid_points({"a": [1.0, 2.0], "b": [10.0, 20.0, 30.0]})
+    np.testing.assert_array_equal(points["a"], [1, 1, 1, 2, 2, 2])
+    np.testing.assert_array_equal(points["b"], [10, 20, 30, 10, 20, 30])
+    assert grid_points({}) == {}
+
+
+def test_diverging_grid_point_is_flagged_and_does_not_poison(key):
+    keys = jax.random.split(key, 4)
+    steps = np.array([0.05, 0.15, 50.0, 0.1])  # 50 >> 2/L = 0.2 diverges
+    trace = convlab.sweep(diverging_run, keys, {"step_size": steps})
+    diverged = np.asarray(trace.diverged)
+    assert np.all(diverged[2] > 0)
+    assert np.all(diverged[[0, 1, 3]] == -1)
+    for i, step_size in enumerate(steps):
+        for s in range(4):
+            single = diverging_run(keys[s], {"step_size": float(step_size)})
+            assert_trace_close(jax.tree.map(lambda x: x[i, s], trace), single)
+    for name in trace.metrics:
+        assert np.all(np.isfinite(np.asarray(trace[name])[[0, 1, 3]]))
+
+
+def test_no_recompilation_for_new_grid_values_or_keys(key):
+    keys = jax.random.split(key, 2)
+    other_keys = jax.random.split(jax.random.key(42), 2)
+    grid = {"step_size": np.array([0.1, 0.2, 0.3])}
+    new_grid = {"step_size": np.array([0.05, 0.25, 0.4])}
+    first = convlab.sweep(make_run_fixed_noise, keys, grid)
+    jax.block_until_ready((other_keys, jnp.asarray(new_grid["step_size"])))
+    with count_compiles() as compiles:
+        second = convlab.sweep(make_run_fixed_noise, other_keys, new_grid)
+    assert compiles[0] == 0
+    assert not np.allclose(first["error"], second["error"])
+    # positive control: a different number of seeds is a new shape, hence one compile
+    more_keys = jax.random.split(key, 5)
+    with count_compiles() as compiles:
+        convlab.sweep(make_run_fixed_noise, more_keys, new_grid)
+    assert compiles[0] >= 1
+
+
+BAD_GRIDS = [
+    pytest.param({"step_size": np.ones((2, 2))}, ValueError, id="2-D"),
+    pytest.param({"step_size": []}, ValueError, id="empty"),
+    pytest.param({"step_size": [0.1, float("nan")]}, ValueError, id="nan"),
+    pytest.param({"step_size": [0.1, float("inf")]}, ValueError, id="inf"),
+    pytest.param({"step_size": 0.1}, ValueError, id="scalar"),
+    pytest.param({"step_size": ["a", "b"]}, ValueError, id="strings"),
+    pytest.param({1: [0.1, 0.2]}, TypeError, id="non-string-key"),
+    pytest.param([0.1, 0.2], TypeError, id="not-a-mapping"),
+]
+
+
+@pytest.mark.parametrize("grid, error", BAD_GRIDS)
+def test_bad_grid_raises_naming_grid(keys, grid, error):
+    with count_compiles() as compiles:
+        with pytest.raises(error, match="grid"):
+            convlab.sweep(make_run_fixed_noise, keys, grid)
+    assert compiles[0] == 0
+
+
+def test_bad_keys_raise_naming_keys(key):
+    bad = {"raw": jax.random.split(jax.random.PRNGKey(0), 3),
+           "single": key,
+           "2-D": jax.random.split(key, (2, 3)),
+           "ints": np.arange(3)}
+    jax.block_until_ready(bad)
+    for label, keys in bad.items():
+        with count_compiles() as compiles:
+            with pytest.raises((TypeError, ValueError), match="keys"):
+                convlab.sweep(make_run_fixed_noise, keys, {"step_size": [0.1]})
+        assert compiles[0] == 0, label
+
+
+def test_make_run_must_be_callable(keys):
+    with pytest.raises(TypeError, match="make_run"):
+        convlab.sweep("not a function", keys, None)
+
+
+def test_sweep_progress_bar(keys, capsys):
+    convlab.sweep(make_run_fixed_noise, keys, {"step_size": [0.1, 0.2]}, progress=True)
+    err = capsys.readouterr().err
+    assert "sweep x6" in err and "100%" in err
+    convlab.sweep(make_run_fixed_noise, keys, {"step_size": [0.1, 0.2]})
+    assert capsys.readouterr().err == ""

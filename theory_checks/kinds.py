@@ -1,0 +1,151 @@
+"""The five rules that turn measurements into a Verdict (DESIGN.md, "Claim / Verdict").
+
+- :func:`envelope`: a measured quantity stays under a predicted upper bound for every k (and,
+  optionally, attains it: tightness);
+- :func:`slope`: a fitted rate lies within a tolerance of the predicted rate;
+- :func:`scaling`: fitted rates move with a parameter as a predicted power of it (rate ∝ p^e);
+- :func:`ordering`: method A needs less of a resource (oracle calls, error) than method B;
+- :func:`certificate`: a certified quantity against the true one (sound: certified <= true, or
+  exact: equal to a tolerance).
+
+Band rule shared by slope and scaling: ``holds`` when the estimate is within ``tol`` of the
+prediction, ``violated`` when its whole confidence interval lies outside that band, otherwise
+``inconclusive`` (the data cannot separate the two). Tolerances are arguments chosen by each
+claim from the theory (and documented there), never widened to make a check pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from convlab.rates import RateFit
+from theory_checks.verdict import Verdict
+
+__all__ = ["envelope", "slope", "scaling", "ordering", "certificate", "band_status"]
+
+
+def band_status(value: float, ci: tuple[float, float], predicted: float, tol: float) -> str:
+    """``holds`` if |value - predicted| <= tol; ``violated`` if the CI misses the band entirely."""
+    if not np.isfinite(value):
+        return "violated"
+    if abs(value - predicted) <= tol:
+        return "holds"
+    lo, hi = ci
+    if hi < predicted - tol or lo > predicted + tol:
+        return "violated"
+    return "inconclusive"
+
+
+def envelope(values: Any, bound: Any, *, predicted: str, rtol: float = 1e-9, atol: float = 0.0,
+             tight: float | None = None) -> Verdict:
+    """Every entry of ``values`` is <= ``bound + atol`` (broadcast), up to rounding ``rtol``.
+
+    Args:
+      values: measured quantities, e.g. ``[seeds, records]``; non-finite entries violate.
+      bound: the predicted upper bound, broadcastable to ``values`` (must be > 0).
+      predicted: the bound in words, for the report.
+      rtol: relative slack for floating-point rounding only.
+      atol: absolute allowance for the floating-point floor of ``values`` (e.g. a distance
+        cannot fall below ~1e-16 relative while a linear bound keeps shrinking).
+      tight: if given, the bound must also be attained: ``max(values / bound) >= 1 - tight``
+        (e.g. 0.01 for "matches the bound to within 1%").
+
+    The measured value is the worst ratio ``max(values / (bound + atol))``; margin is ``1 - ratio``.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    bound = np.broadcast_to(np.asarray(bound, dtype=np.float64), values.shape)
+    if np.any(bound <= 0):
+        raise ValueError("bound must be > 0 everywhere")
+    finite = np.isfinite(values)
+    ratio = np.where(finite, values / (bound + atol), np.inf)
+    worst = float(ratio.max())
+    details = {"num_points": int(values.size), "atol": atol, "num_nonfinite": int((~finite).sum()),
+               "worst_index": [int(i) for i in np.unravel_index(int(ratio.argmax()), ratio.shape)]}
+    ok = worst <= 1.0 + rtol
+    if tight is not None:
+        details["tightness_required"] = tight
+        details["min_ratio"] = float(ratio.min())
+        ok = ok and worst >= 1.0 - tight and float(ratio.min()) >= 1.0 - tight
+    return Verdict("holds" if ok else "violated", predicted, worst, None, 1.0 - worst, details)
+
+
+def slope(fit: RateFit, predicted: float, tol: float, *, what: str = "rate") -> Verdict:
+    """A fitted rate within ``tol`` of ``predicted`` (band rule, see module docstring)."""
+    status = band_status(fit.rate, (fit.ci_low, fit.ci_high), predicted, tol)
+    details = {"kind": fit.kind, "window": list(fit.window), "r2": fit.r2,
+               "num_points": fit.num_points, "num_seeds": fit.num_seeds,
+               "num_excluded": fit.num_excluded, "tolerance": tol, "what": what}
+    return Verdict(status, predicted, fit.rate, (fit.ci_low, fit.ci_high),
+                   tol - abs(fit.rate - predicted), details)
+
+
+def scaling(params: Sequence[float], fits: Sequence[RateFit], exponent: float, tol: float, *,
+            num_draws: int = 4000, seed: int = 0) -> Verdict:
+    """Fitted rates scale as ``params ** exponent``: the log-log slope of rate vs parameter.
+
+    The CI propagates each fit's CI by a parametric bootstrap (normal, sd = CI width / 3.92).
+    """
+    params = np.asarray(params, dtype=np.float64)
+    rates = np.array([f.rate for f in fits])
+    if params.shape != rates.shape or params.size < 2:
+        raise ValueError("params and fits must have the same length >= 2")
+    if np.any(~np.isfinite(rates)) or np.any(rates <= 0):
+        return Verdict("violated", exponent, float("nan"), None, float("nan"),
+                       {"rates": rates.tolist(), "reason": "a fitted rate is not positive/finite"})
+    sd = np.array([(f.ci_high - f.ci_low) / 3.92 for f in fits])
+    x = np.log(params)
+    xc = x - x.mean()
+    draws = np.random.default_rng(seed).normal(rates, sd, size=(num_draws, rates.size))
+    draws = np.log(np.clip(draws, 1e-300, None))
+    boot = (draws - draws.mean(axis=1, keepdims=True)) @ xc / (xc @ xc)
+    measured = float((np.log(rates) - np.log(rates).mean()) @ xc / (xc @ xc))
+    ci = tuple(float(q) for q in np.quantile(boot, [0.025, 0.975]))
+    status = band_status(measured, ci, exponent, tol)
+    return Verdict(status, exponent, measured, ci, tol - abs(measured - exponent),
+                   {"params": params.tolist(), "rates": rates.tolist(), "tolerance": tol})
+
+
+def ordering(a: Any, b: Any, *, names: tuple[str, str], what: str, num_bootstrap: int = 4000,
+             seed: int = 0) -> Verdict:
+    """Method ``names[0]`` needs less ``what`` than ``names[1]``: mean(a)/mean(b) < 1.
+
+    ``a``/``b`` hold one value per seed (``inf`` for "never reached"). The CI of the ratio is a
+    bootstrap over seeds; ``holds`` if its upper end is < 1, ``violated`` if its lower end is > 1.
+    """
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    rng = np.random.default_rng(seed)
+
+    def ratio(x, y):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(np.isinf(x) & np.isinf(y), 1.0, x / y)
+
+    ra = a[rng.integers(0, a.size, (num_bootstrap, a.size))].mean(axis=1)
+    rb = b[rng.integers(0, b.size, (num_bootstrap, b.size))].mean(axis=1)
+    lo, hi = np.quantile(ratio(ra, rb), [0.025, 0.975])
+    measured = float(ratio(a.mean(), b.mean()))
+    status = "holds" if hi < 1 else "violated" if lo > 1 else "inconclusive"
+    return Verdict(status, f"{names[0]} < {names[1]} in {what}", measured, (float(lo), float(hi)),
+                   1.0 - measured, {names[0]: a.tolist(), names[1]: b.tolist()})
+
+
+def certificate(certified: Any, true: Any, *, relation: str, tol: float, predicted: str) -> Verdict:
+    """Certified quantities against the true ones.
+
+    ``relation="<="``: sound, ``certified <= true + tol`` everywhere (measured: the largest
+    excess ``certified - true``). ``relation="=="``: exact, ``|certified - true| <= tol``
+    (measured: the largest absolute difference).
+    """
+    certified = np.asarray(certified, dtype=np.float64)
+    true = np.asarray(true, dtype=np.float64)
+    if relation == "<=":
+        measured = float(np.max(certified - true))
+    elif relation == "==":
+        measured = float(np.max(np.abs(certified - true)))
+    else:
+        raise ValueError(f"relation must be '<=' or '==', got {relation!r}")
+    ok = np.isfinite(measured) and measured <= tol
+    return Verdict("holds" if ok else "violated", predicted, measured, None, tol - measured,
+                   {"relation": relation, "tolerance": tol, "num_points": int(certified.size)})

@@ -1,0 +1,66 @@
+"""The report of ``convlab check``: ``report.md`` (one table row per claim) and JSON records."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+from theory_checks.verdict import Verdict
+
+__all__ = ["format_number", "write_report", "write_json", "summary_line"]
+
+_MARK = {"holds": "holds", "violated": "**VIOLATED**", "inconclusive": "_inconclusive_"}
+
+
+def format_number(value: Any) -> str:
+    """Compact text for a number (4 significant digits) or anything else."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _ci_text(ci: tuple[float, float] | None) -> str:
+    return "exact" if ci is None else f"[{format_number(ci[0])}, {format_number(ci[1])}]"
+
+
+def _atomic_write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def write_report(verdicts: Sequence[Verdict], out_dir: str | Path, *, quick: bool) -> Path:
+    """Write ``<out_dir>/report.md``: a table of claim, predicted, measured (CI), verdict, figure."""
+    out_dir = Path(out_dir)
+    lines = [
+        "# convlab check report", "",
+        f"Mode: {'quick' if quick else 'full'}. "
+        + ", ".join(f"{sum(v.status == s for v in verdicts)} {s}"
+                    for s in ("holds", "violated", "inconclusive")) + ".", "",
+        "| claim | statement | kind | predicted | measured | CI | verdict | figure |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for v in verdicts:
+        figure = f"[png]({Path(v.figure).name})" if v.figure else ""
+        lines.append(f"| `{v.id}` | {v.claim} | {v.kind} | {format_number(v.predicted)} | "
+                     f"{format_number(v.measured)} | {_ci_text(v.ci)} | {_MARK[v.status]} | {figure} |")
+    lines += ["", "Measured: envelope = worst ratio measured/bound; slope = fitted rate; "
+              "scaling = fitted exponent; ordering = ratio A/B; certificate = largest deviation.", ""]
+    return _atomic_write(out_dir / "report.md", "\n".join(lines))
+
+
+def write_json(verdicts: Sequence[Verdict], path: str | Path) -> Path:
+    """Write the list of JSON records (DESIGN.md) to ``path``."""
+    return _atomic_write(Path(path), json.dumps([v.record() for v in verdicts], indent=2) + "\n")
+
+
+def summary_line(v: Verdict) -> str:
+    """One console line per verdict."""
+    return (f"{v.status:>12}  {v.id:<40} measured {format_number(v.measured)} "
+            f"vs predicted {format_number(v.predicted)}  ({v.seconds:.1f}s)")

@@ -61,10 +61,10 @@ def _check_step_shapes(method: Method, problem: Any, x0: Any, key: jax.Array) ->
     want = jax.tree.map(lambda x: (jnp.shape(x), jnp.result_type(x)), x0)
     got = jax.tree.map(lambda x: (x.shape, x.dtype), state_shape.params)
     if jax.tree.structure(want) != jax.tree.structure(got) or any(
-            w[0] != g[0] for w, g in zip(jax.tree.leaves(want, is_leaf=lambda t: isinstance(t, tuple)),
+            w != g for w, g in zip(jax.tree.leaves(want, is_leaf=lambda t: isinstance(t, tuple)),
                                          jax.tree.leaves(got, is_leaf=lambda t: isinstance(t, tuple)))):
-        raise ValueError(f"x0 has shapes {want} but one {method.name} step produces {got}: "
-                         "mismatched shapes between x0 and the problem")
+        raise ValueError(f"x0 has shapes/dtypes {want} but one {method.name} step produces {got}: "
+                         "mismatched shapes or dtypes between x0 and the problem")
     if "oracle_calls" not in info_shape:
         raise ValueError(f"method {method.name}: step info must contain 'oracle_calls'")
 

@@ -51,15 +51,17 @@ def grid_points(grid: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled_sweep(make_run: MakeRun, names: tuple[str, ...], progress: bool) -> Callable:
-    def one(key, values):
+def _compiled_sweep(make_run: MakeRun, names: tuple[str, ...], progress: bool,
+                    with_data: bool) -> Callable:
+    def one(key, values, data):
+        hparams = dict(zip(names, values))
         with progress_lib.requested(progress):  # runs traced here report from their loops
-            return make_run(key, dict(zip(names, values)))
-    return jax.jit(jax.vmap(one))
+            return make_run(key, hparams, data) if with_data else make_run(key, hparams)
+    return jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
 
 
 def sweep(make_run: MakeRun, keys: jax.Array, grid: Mapping[str, Any] | None = None, *,
-          progress: bool = False) -> Any:
+          data: Any = None, progress: bool = False) -> Any:
     """Run ``make_run`` for every (grid point, seed) in one compiled call.
 
     Args:
@@ -68,6 +70,8 @@ def sweep(make_run: MakeRun, keys: jax.Array, grid: Mapping[str, Any] | None = N
         Keep it a stable function object so repeated sweeps reuse the compiled program.
       keys: ``jax.random.split(key, S)``, one key per seed.
       grid: ``{name: 1-D values}``; the product of all axes is swept. ``None``/``{}``: seeds only.
+      data: optional pytree shared by all runs (e.g. a problem): then ``make_run(key, hparams,
+        data)`` is called, and a new ``data`` of the same shapes reuses the compiled program.
       progress: show a progress bar (fed by ``run``'s in-loop callback).
 
     Returns:
@@ -82,9 +86,9 @@ def sweep(make_run: MakeRun, keys: jax.Array, grid: Mapping[str, Any] | None = N
     # flat batch index b = g * S + s
     batch_keys = jnp.tile(keys, num_points)
     batch_values = tuple(jnp.repeat(jnp.asarray(v), num_seeds) for v in points.values())
-    fn = _compiled_sweep(make_run, tuple(points), bool(progress))
+    fn = _compiled_sweep(make_run, tuple(points), bool(progress), data is not None)
     with progress_lib.active(100, f"sweep x{num_points * num_seeds}", enabled=progress):
-        trace = jax.block_until_ready(fn(batch_keys, batch_values))
+        trace = jax.block_until_ready(fn(batch_keys, batch_values, data))
         jax.effects_barrier()
     shape = tuple(len(v) for v in grid.values()) + (num_seeds,)
     return jax.tree.map(lambda x: x.reshape(shape + x.shape[1:]), trace)

@@ -1,6 +1,7 @@
 """Unit tests of the methods: update rules, factory validation, pytree structure, optax adapters."""
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -224,6 +225,15 @@ def test_from_optax_adam_matches_plain_optax_loop(quad, x0, key):
         if k % 5 == 0:
             expected.append(params[0])
     np.testing.assert_allclose(trace["x0"], expected, rtol=1e-12, atol=1e-14)
+
+
+def test_from_optax_factory_without_hparams(quad, x0, key):
+    # a factory whose arguments are all bound (or defaulted) is still a factory, not a ready tx
+    method = convlab.from_optax(functools.partial(optax.sgd, learning_rate=0.3))
+    assert method.hparams == {}
+    ours = convlab.run(convlab.gd(0.3), quad, x0, key=key, num_steps=10)
+    wrapped = convlab.run(method, quad, x0, key=key, num_steps=10)
+    np.testing.assert_array_equal(wrapped["error"], ours["error"])
 
 
 def test_from_optax_rejects_bad_arguments():

@@ -95,7 +95,7 @@ def test_power_rate_with_k0_recorded():
 def test_linear_rate_recovery_property(rate, noise, rng):
     k, err = linear_data(rate, noise=noise, rng=rng, decades=8.0)
     fit = convlab.fit_rate(k, err, kind="linear")
-    assert abs(fit.rate - rate) < (1e-8 + 0.3 * noise) * rate
+    assert abs(fit.rate - rate) < (1e-8 + 0.1 * noise) * rate  # ~4 standard errors
     assert window_inside_data(fit, k)
 
 
@@ -103,9 +103,9 @@ def test_linear_rate_recovery_property(rate, noise, rng):
 @given(exponent=st.floats(0.25, 2.5), noise=st.sampled_from([0.0, 0.02, 0.1]),
        rng=st.integers(0, 2**31 - 1))
 def test_power_rate_recovery_property(exponent, noise, rng):
-    k, err = power_data(exponent, noise=noise, rng=rng)
+    k, err = power_data(exponent, noise=noise, rng=rng, num=400)
     fit = convlab.fit_rate(k, err, kind="power")
-    assert abs(fit.rate - exponent) < 1e-8 * exponent + 0.5 * noise
+    assert abs(fit.rate - exponent) < 1e-8 * exponent + 0.6 * noise  # ~4 standard errors
     assert window_inside_data(fit, k)
 
 
@@ -141,8 +141,7 @@ def test_bootstrap_ci_coverage():
         k, err = linear_data(truth, noise=0.3, seeds=8, rng=100 + trial)
         covered += convlab.fit_rate(k, err, num_bootstrap=400, seed=trial).contains(truth)
     assert covered >= 0.8 * trials
-    assert covered < trials or trials < 20  # not trivially wide either...
-    # ... which the interval width confirms: well under the rate itself
+    # and not by being trivially wide
     fit = convlab.fit_rate(*linear_data(truth, noise=0.3, seeds=8, rng=7))
     assert fit.ci_high - fit.ci_low < 0.05 * truth
 

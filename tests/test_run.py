@@ -10,8 +10,8 @@ import pytest
 
 import convlab
 from convlab.trace import Trace
-from toy_problems import (FiniteSumQuadratic, NoMetrics, count_compiles, error_metric,
-                          make_quadratic, noisy_gd, quadratic_from)
+from toy_problems import (DiagonalQuadratic, FiniteSumQuadratic, NoMetrics, Rotation,
+                          count_compiles, error_metric, make_quadratic, noisy_gd, quadratic_from)
 
 run_module = importlib.import_module("convlab.run")  # convlab.run is the function
 
@@ -160,6 +160,29 @@ def test_nonfinite_metric_with_finite_iterate_is_not_divergence(quad, x0, key):
     assert np.all(np.isneginf(trace["log0"]))
 
 
+# --- float32 runs (x64 enabled, as in every entry point) -------------------------------------------
+
+
+@pytest.mark.parametrize("step_size", [0.1, np.float64(0.1), jnp.asarray(0.1, jnp.float64)],
+                         ids=["python", "numpy-f64", "jax-f64"])
+def test_float32_gd_run_stays_float32(key, step_size):
+    problem = DiagonalQuadratic(jnp.array([2.0, 0.5], jnp.float32),
+                                jnp.array([1.0, -1.0], jnp.float32), dim=2)
+    x0 = jnp.zeros(2, jnp.float32)
+    trace = convlab.run(convlab.gd(step_size), problem, x0, key=key, num_steps=20)
+    reference = convlab.run(convlab.gd(0.1), problem, x0, key=key, num_steps=20)
+    assert trace["error"].dtype == jnp.float32
+    np.testing.assert_array_equal(trace["error"], reference["error"])
+
+
+@pytest.mark.parametrize("step_size", [1.0, np.float64(0.5)], ids=["python", "numpy-f64"])
+def test_float32_halpern_run_stays_float32(key, step_size):
+    problem = Rotation(jnp.asarray(0.5, jnp.float32), jnp.zeros(2, jnp.float32))
+    trace = convlab.run(convlab.halpern(step_size), problem, jnp.ones(2, jnp.float32), key=key,
+                        num_steps=20)
+    assert trace["residual"].dtype == jnp.float32
+
+
 # --- jit equals eager, determinism --------------------------------------------------------------
 
 
@@ -251,6 +274,7 @@ BAD_INPUTS = [
     pytest.param(dict(x0="short"), ValueError, "x0", id="x0-wrong-length"),
     pytest.param(dict(x0="column"), ValueError, "x0", id="x0-wrong-rank"),
     pytest.param(dict(x0="broadcast"), ValueError, "x0", id="x0-broadcasts"),
+    pytest.param(dict(x0="int"), ValueError, "x0", id="x0-int-dtype"),
     pytest.param(dict(x0="nan"), ValueError, "x0", id="x0-nan"),
     pytest.param(dict(x0="inf"), ValueError, "x0", id="x0-inf"),
     pytest.param(dict(method="function"), TypeError, "method", id="method-not-Method"),
@@ -263,7 +287,7 @@ BAD_INPUTS = [
 @pytest.mark.parametrize("override, error, name", BAD_INPUTS)
 def test_bad_input_raises_before_compilation(quad, x0, key, override, error, name):
     x0s = {"short": jnp.zeros(3), "column": jnp.zeros((4, 1)), "broadcast": jnp.zeros(1),
-           "nan": x0.at[1].set(jnp.nan), "inf": x0.at[2].set(jnp.inf)}
+           "int": jnp.zeros(4, jnp.int64), "nan": x0.at[1].set(jnp.nan), "inf": x0.at[2].set(jnp.inf)}
     keys = {"raw": _raw_key(), "batched": jax.random.split(key, 2)}
     kwargs = dict(method=convlab.gd(0.1), problem=quad, x0=x0, key=key, num_steps=12,
                   record_every=1, metrics=None)

@@ -139,6 +139,22 @@ def test_no_recompilation_for_new_grid_values_or_keys(key):
     assert compiles[0] >= 1
 
 
+def float32_run(key, hparams):
+    problem = make_quadratic(key, dim=3)
+    problem = jax.tree.map(lambda a: a.astype(jnp.float32), problem)
+    return convlab.run(convlab.gd(hparams["step_size"]), problem, jnp.ones(3, jnp.float32),
+                       key=key, num_steps=12, record_every=3)
+
+
+def test_float32_sweep_stays_float32(keys):
+    # the grid arrives as float64 (x64 is on); a float32 problem must still run in float32
+    trace = convlab.sweep(float32_run, keys, {"step_size": [0.1, 0.4]})
+    assert trace["error"].dtype == jnp.float32
+    for i, step_size in enumerate([0.1, 0.4]):
+        single = float32_run(keys[1], {"step_size": step_size})
+        np.testing.assert_allclose(trace["error"][i, 1], single["error"], rtol=1e-6)
+
+
 BAD_GRIDS = [
     pytest.param({"step_size": np.ones((2, 2))}, ValueError, id="2-D"),
     pytest.param({"step_size": []}, ValueError, id="empty"),

@@ -33,7 +33,10 @@ def _step(method: Method, key: jax.Array, state: GDState, problem: Any):
     del key  # deterministic
     step_size = method.hparams["step_size"]
     grad = problem.grad(state.params)
-    params = jax.tree.map(lambda x, g: x - step_size * g, state.params, grad)
+    # the step takes the iterate's dtype (as a Python float would), so a float64 step from a
+    # sweep grid or NumPy does not promote a float32 run
+    params = jax.tree.map(lambda x, g: x - jnp.asarray(step_size, jnp.result_type(x)) * g,
+                          state.params, grad)
     info = {"oracle_calls": jnp.asarray(oracle_cost(problem), jnp.int32)}
     return GDState(count=state.count + 1, params=params), info
 

@@ -33,7 +33,9 @@ def _init(method: Method, params: Any) -> HalpernState:
 def _step(method: Method, key: jax.Array, state: HalpernState, problem: Any):
     del key
     lam = 1.0 / (state.count + 2.0)
-    mapped = problem.fixed_point_map(state.params, method.hparams["step_size"])
+    # the step takes the iterate's dtype, so a float64 step does not promote a float32 run
+    step_size = jnp.asarray(method.hparams["step_size"], jnp.result_type(*jax.tree.leaves(state.params)))
+    mapped = problem.fixed_point_map(state.params, step_size)
     params = jax.tree.map(lambda a, t: lam * a + (1.0 - lam) * t, state.anchor, mapped)
     info = {"oracle_calls": jnp.asarray(oracle_cost(problem), jnp.int32)}
     return HalpernState(count=state.count + 1, params=params, anchor=state.anchor), info

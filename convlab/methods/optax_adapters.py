@@ -28,7 +28,9 @@ class FromOptaxState(NamedTuple):
 
 def _transformation(method: Method) -> optax.GradientTransformation:
     factory = method.option("factory")
-    return factory(**method.hparams) if method.hparams else factory
+    if isinstance(factory, optax.GradientTransformation):
+        return factory  # a ready transformation
+    return factory(**method.hparams)  # a factory, possibly with no (or only bound) arguments
 
 
 def _from_optax_init(method: Method, params: Any) -> FromOptaxState:

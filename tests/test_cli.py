@@ -1,0 +1,92 @@
+"""The convlab command line: exit statuses, one-line errors, report/JSON, run + store."""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from convlab import cli
+from theory_checks import kinds, registry
+from theory_checks.verdict import Claim
+
+
+def _claim(claim_id, judge):
+    return Claim(claim_id, "test", f"statement of {claim_id}", "envelope",
+                 measure=lambda quick: {"values": [0.5]}, judge=judge,
+                 draw=lambda ev, v, fig: fig.axes[0].plot([0, 1], [1, 2]))
+
+
+@pytest.fixture
+def fake_family(monkeypatch):
+    """A family 'fake' with one holding, one violated and one crashing claim."""
+    holds = _claim("fake.holds", lambda ev: kinds.envelope(ev["values"], 1.0, predicted="<= 1"))
+    violated = _claim("fake.violated", lambda ev: kinds.envelope(ev["values"], 0.1, predicted="<= 0.1"))
+
+    def crash(ev):
+        raise RuntimeError("boom")
+
+    crashing = _claim("fake.crashes", crash)
+    for c in (holds, violated, crashing):
+        monkeypatch.setitem(registry._CLAIMS, c.id, c)
+    return holds, violated, crashing
+
+
+def test_check_writes_report_json_and_figures(tmp_path, fake_family, capsys):
+    out, js = tmp_path / "rep", tmp_path / "out.json"
+    status = cli.main(["check", "fake", "--quick", "--json", str(js), "--out", str(out)])
+    assert status == 1  # one violated, one crashed
+    records = {r["id"]: r for r in json.loads(js.read_text())}
+    assert records["fake.holds"]["verdict"] == "holds"
+    assert records["fake.violated"]["verdict"] == "violated"
+    assert records["fake.crashes"]["verdict"] == "inconclusive"
+    assert "boom" in records["fake.crashes"]["details"]["error"]
+    for r in records.values():
+        assert {"id", "family", "claim", "kind", "predicted", "measured", "ci", "verdict",
+                "figure", "seconds"} <= set(r)
+    assert (out / "fake.holds.png").read_bytes()[:4] == b"\x89PNG"
+    report = (out / "report.md").read_text()
+    assert "| `fake.holds` |" in report and "VIOLATED" in report
+
+
+def test_check_exits_zero_when_everything_holds(tmp_path, fake_family, monkeypatch):
+    monkeypatch.delitem(registry._CLAIMS, "fake.violated")
+    monkeypatch.delitem(registry._CLAIMS, "fake.crashes")
+    assert cli.main(["check", "fake", "--quick", "--out", str(tmp_path)]) == 0
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["check", "nosuchfamily"], "family: unknown 'nosuchfamily'"),
+    (["figures", "nosuchfamily"], "family: unknown"),
+    (["run", "nosuchfamily"], "family: unknown"),
+    (["run", "classical", "--set", "foo=1"], "--set foo: unknown key"),
+    (["run", "classical", "--set", "num_steps=ten"], "expected a int"),
+    (["run", "classical", "--set", "novalue"], "expected KEY=VALUE"),
+    (["run", "classical", "--set", "dim=1"], "dim must be >= 2"),
+    (["run", "classical", "--set", "h=-1"], "step_size must be > 0"),
+    (["run", "classical", "--set", "problem=rosenbrock"], "problem must be one of"),
+    (["frobnicate"], "invalid choice"),
+    ([], "a command is required"),
+])
+def test_bad_input_exits_2_with_one_line(argv, fragment, capsys, tmp_path):
+    assert cli.main(argv + (["--out", str(tmp_path)] if argv[:1] == ["run"] else [])) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and fragment in err and err.startswith("convlab: error:")
+
+
+def test_run_saves_to_the_store_and_reuses_it(tmp_path, capsys):
+    argv = ["run", "classical", "--set", "problem=huber_worst_case", "--set", "num_steps=50",
+            "--set", "record_every=5", "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["summary"]["final"] == pytest.approx(first["summary"]["bound_at_N"], rel=1e-10)
+    assert cli.main(argv) == 0
+    assert json.loads(capsys.readouterr().out) == first
+    manifest = json.loads((tmp_path / first["path"].split("/")[-1] / "manifest.json").read_text())
+    assert manifest["config"]["num_steps"] == 50 and manifest["provenance"]["precision"] == "float64"
+
+
+def test_console_script_is_installed():
+    exe = shutil.which("convlab") or pytest.fail("the `convlab` console script is not on PATH")
+    out = subprocess.run([exe, "check", "nosuchfamily"], capture_output=True, text=True)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1

@@ -1,0 +1,79 @@
+"""The five judging rules: each can hold, be violated and (band rules) be inconclusive."""
+
+import numpy as np
+import pytest
+
+from convlab.rates import RateFit
+from theory_checks import kinds
+
+
+def _fit(rate, lo, hi, kind="linear"):
+    return RateFit(kind, rate, lo, hi, 1.0, (0.0, 1.0), 0.0, 10, 4, 0)
+
+
+def test_envelope_holds_and_reports_worst_ratio():
+    v = kinds.envelope([0.5, 0.25], [1.0, 0.5], predicted="x <= b")
+    assert v.status == "holds" and v.measured == pytest.approx(0.5) and v.margin == pytest.approx(0.5)
+
+
+def test_envelope_violated_by_one_point_and_by_nonfinite():
+    assert kinds.envelope([0.5, 0.6], [1.0, 0.5], predicted="").status == "violated"
+    v = kinds.envelope([0.5, np.nan], [1.0, 0.5], predicted="")
+    assert v.status == "violated" and v.details["num_nonfinite"] == 1
+
+
+def test_envelope_atol_only_allows_the_floor():
+    assert kinds.envelope([1e-14], [1e-20], predicted="", atol=1e-13).status == "holds"
+    assert kinds.envelope([1e-12], [1e-20], predicted="", atol=1e-13).status == "violated"
+
+
+def test_envelope_tightness_requires_attaining_the_bound():
+    assert kinds.envelope([0.995, 1.0], [1.0, 1.0], predicted="", tight=0.01).status == "holds"
+    assert kinds.envelope([0.98, 1.0], [1.0, 1.0], predicted="", tight=0.01).status == "violated"
+
+
+def test_envelope_rejects_nonpositive_bound():
+    with pytest.raises(ValueError, match="bound"):
+        kinds.envelope([1.0], [0.0], predicted="")
+
+
+@pytest.mark.parametrize("fit, status", [
+    (_fit(1.01, 0.99, 1.03), "holds"),
+    (_fit(1.2, 1.15, 1.25), "violated"),
+    (_fit(1.2, 0.9, 1.5), "inconclusive"),
+    (_fit(float("nan"), float("nan"), float("nan")), "violated"),
+])
+def test_slope_band_rule(fit, status):
+    assert kinds.slope(fit, 1.0, 0.05).status == status
+
+
+def test_scaling_recovers_exponent_and_detects_wrong_one():
+    params = np.array([0.05, 0.1, 0.2, 0.4])
+    fits = [_fit(0.37 * a**2, 0.36 * a**2, 0.38 * a**2) for a in params]
+    v = kinds.scaling(params, fits, exponent=2.0, tol=0.1)
+    assert v.status == "holds" and v.measured == pytest.approx(2.0)
+    assert kinds.scaling(params, fits, exponent=1.0, tol=0.1).status == "violated"
+
+
+def test_scaling_with_nonpositive_rate_is_violated():
+    fits = [_fit(-0.1, -0.2, 0.0), _fit(0.1, 0.05, 0.15)]
+    assert kinds.scaling([1.0, 2.0], fits, exponent=1.0, tol=0.1).status == "violated"
+
+
+def test_ordering():
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(9, 11, 16), rng.uniform(19, 21, 16)
+    assert kinds.ordering(a, b, names=("A", "B"), what="calls").status == "holds"
+    assert kinds.ordering(b, a, names=("B", "A"), what="calls").status == "violated"
+    same = rng.uniform(9, 11, 16)
+    assert kinds.ordering(a, same, names=("A", "C"), what="calls").status == "inconclusive"
+    assert kinds.ordering(np.full(4, np.inf), b[:4], names=("A", "B"), what="calls").status == "violated"
+
+
+def test_certificate_sound_and_exact():
+    assert kinds.certificate([0.2, 0.3], [0.25, 0.3], relation="<=", tol=0.0, predicted="").status == "holds"
+    assert kinds.certificate([0.4], [0.3], relation="<=", tol=0.0, predicted="").status == "violated"
+    assert kinds.certificate([0.3 + 1e-12], [0.3], relation="==", tol=1e-8, predicted="").status == "holds"
+    assert kinds.certificate([0.31], [0.3], relation="==", tol=1e-8, predicted="").status == "violated"
+    with pytest.raises(ValueError, match="relation"):
+        kinds.certificate([0.3], [0.3], relation="<", tol=0.0, predicted="")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-import tempfile
 import warnings
 from typing import Any
 
@@ -29,6 +28,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from convlab.atomic import atomic_write
 from convlab.rates import RateFit
 
 __all__ = ["new_figure", "error_curves", "bound_curve", "fit_line", "save_figure"]
@@ -100,12 +100,14 @@ def error_curves(ax: Axes, k: Any, err: Any, *, label: str | None = None, color:
       color: line and band colour; ``None`` takes the axes' next colour.
       band: ``(q_lo, q_hi)`` quantiles in ``[0, 1]`` bounding the shaded band (``(0, 1)``
         shades min to max); ``None`` draws no band. No band is drawn for a single run.
-      logx: also put the x axis on a log scale (``k = 0`` is then not shown).
+      logx: also put the x axis on a log scale (records with ``k <= 0`` are dropped).
 
     Returns:
       The median line.
     """
     k, err = _seed_rows(k, err)
+    if logx:  # k = 0 has no place on a log axis: drop it rather than draw a stub to the edge
+        k, err = k[k > 0], err[:, k > 0]
     if band is not None:
         q_lo, q_hi = (float(q) for q in band)
         if not 0.0 <= q_lo <= q_hi <= 1.0:
@@ -129,7 +131,8 @@ def bound_curve(ax: Axes, k: Any, bound: Any, *, label: str | None = "predicted 
     Args:
       ax: axes to draw on.
       k: iterations, shape ``[R]``.
-      bound: bound values at ``k``, shape ``[R]``; non-finite values leave gaps.
+      bound: bound values at ``k``, shape ``[R]``; non-finite values leave gaps (and so does
+        ``k <= 0`` when the x axis is already logarithmic).
       label: legend label.
       color: line colour.
 
@@ -140,8 +143,8 @@ def bound_curve(ax: Axes, k: Any, bound: Any, *, label: str | None = "predicted 
     bound = np.asarray(bound, dtype=np.float64)
     if k.ndim != 1 or bound.shape != k.shape:
         raise ValueError(f"k and bound must be 1-D of the same length, got {k.shape} and {bound.shape}")
-    (line,) = ax.plot(k, np.where(np.isfinite(bound), bound, np.nan), linestyle="--",
-                      color=color, label=label)
+    values = np.where(np.isfinite(bound) & ((k > 0) | (ax.get_xscale() != "log")), bound, np.nan)
+    (line,) = ax.plot(k, values, linestyle="--", color=color, label=label)
     return line
 
 
@@ -201,16 +204,5 @@ def save_figure(fig: Figure, path: str | os.PathLike) -> pathlib.Path:
         path = path.with_suffix(".png")
     path.parent.mkdir(parents=True, exist_ok=True)
     fmt = path.suffix[1:].lower()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format=fmt, dpi=DPI)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; figures are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(path, lambda handle: fig.savefig(handle, format=fmt, dpi=DPI))
     return path

@@ -7,9 +7,10 @@ Two kinds (DESIGN.md):
 
 With several seeds the fit is made on the mean of ``log err`` over seeds and the confidence
 interval is a percentile bootstrap over seeds; with one run it is the OLS standard error
-(normal quantile). Runs that are not finite inside the window (diverged) are left out and
-counted. The window skips the start-up transient and the floating-point floor and is always
-reported in the result.
+(normal quantile). Diverged runs (a non-finite error anywhere, or ``diverged >= 0`` when the
+Trace's flag is passed) are left out and counted, so they never poison the others' statistics;
+if every run diverged the fit is all-NaN (a rate claim judges that ``violated``). The window
+skips the start-up transient and the floating-point floor and is always reported.
 """
 
 from __future__ import annotations
@@ -57,19 +58,17 @@ def _as_2d(k: Any, err: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def auto_window(k: Any, err: Any, *, kind: str = "linear", floor: float | None = None) -> tuple[float, float]:
-    """The automatic fitting window ``(k_lo, k_hi)``.
+    """The automatic fitting window ``(k_lo, k_hi)`` for finite runs ``err``.
 
-    The usable range is the longest prefix on which the (geometric) mean error stays finite and
-    above the floor (default ``1e4 * eps * max err``, where rounding takes over). Of that range a
-    ``linear`` fit keeps the last 80% (skipping the transient), a ``power`` fit the last decade
-    ``[k_hi / 10, k_hi]`` (a power law shows only asymptotically).
+    The usable range is the longest prefix on which the geometric mean error over runs stays
+    above the floor (default ``1e4 * eps * mean error at k = 0``, where rounding takes over).
+    Of that range a ``linear`` fit keeps the last 80% (skipping the transient), a ``power`` fit
+    the last decade ``[k_hi / 10, k_hi]`` (a power law shows only asymptotically).
     """
     k, err = _as_2d(k, err)
     with np.errstate(divide="ignore", invalid="ignore"):
-        finite_rows = np.all(np.isfinite(err) & (err > 0), axis=1)
-        rows = err[finite_rows] if finite_rows.any() else err
-        curve = np.exp(np.mean(np.log(rows), axis=0))
-    scale = np.nanmax(np.where(np.isfinite(curve), curve, np.nan)) if np.isfinite(curve).any() else 1.0
+        curve = np.exp(np.mean(np.log(err), axis=0))
+    scale = curve[0] if np.isfinite(curve[0]) and curve[0] > 0 else np.nanmax(curve)
     floor = 1e4 * np.finfo(np.float64).eps * scale if floor is None else floor
     ok = np.isfinite(curve) & (curve > floor)
     end = len(ok) if ok.all() else int(np.argmin(ok))
@@ -82,6 +81,15 @@ def auto_window(k: Any, err: Any, *, kind: str = "linear", floor: float | None =
     return (float(k_lo), float(k_hi))
 
 
+def _finite_rows(err: np.ndarray, diverged: Any) -> np.ndarray:
+    """Runs to keep: finite everywhere and (if the flag is given) not flagged as diverged."""
+    keep = np.all(np.isfinite(err), axis=1)
+    if diverged is not None:
+        flag = np.broadcast_to(np.asarray(diverged).reshape(-1), keep.shape)
+        keep &= flag < 0
+    return keep
+
+
 def _slopes(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """OLS slope and intercept of each row of ``y`` against ``x``."""
     xc = x - x.mean()
@@ -90,8 +98,8 @@ def _slopes(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_rate(k: Any, err: Any, *, kind: str = "linear", window: tuple[float, float] | str = "auto",
-             floor: float | None = None, confidence: float = 0.95, num_bootstrap: int = 2000,
-             seed: int = 0) -> RateFit:
+             floor: float | None = None, diverged: Any = None, confidence: float = 0.95,
+             num_bootstrap: int = 2000, seed: int = 0) -> RateFit:
     """Fit a linear or power-law rate to ``err`` over ``k``.
 
     Args:
@@ -100,6 +108,7 @@ def fit_rate(k: Any, err: Any, *, kind: str = "linear", window: tuple[float, flo
       kind: ``"linear"`` or ``"power"``.
       window: ``(k_lo, k_hi)`` inclusive, or ``"auto"`` (see :func:`auto_window`).
       floor: error level treated as the floating-point floor by the automatic window.
+      diverged: ``Trace.diverged`` of the runs (shape ``[S]``); flagged runs are left out.
       confidence: level of the confidence interval.
       num_bootstrap: bootstrap resamples over seeds.
       seed: seed of the bootstrap (results are reproducible).
@@ -109,21 +118,25 @@ def fit_rate(k: Any, err: Any, *, kind: str = "linear", window: tuple[float, flo
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
     k, err = _as_2d(k, err)
+    keep = _finite_rows(err, diverged)
+    num_runs = err.shape[0]
+    nan = float("nan")
     if isinstance(window, str):
         if window != "auto":
             raise ValueError(f"window must be 'auto' or (k_lo, k_hi), got {window!r}")
-        window = auto_window(k, err, kind=kind, floor=floor)
+        if not keep.any():  # every run diverged: nothing to fit, report the whole range
+            return RateFit(kind, nan, nan, nan, nan, (float(k[0]), float(k[-1])), nan, 0, 0, num_runs)
+        window = auto_window(k, err[keep], kind=kind, floor=floor)
     k_lo, k_hi = (float(w) for w in window)
     mask = (k >= k_lo) & (k <= k_hi) & ((k > 0) if kind == "power" else True)
     if mask.sum() < 3:
         raise ValueError(f"window {window} holds {int(mask.sum())} records; need >= 3")
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.log(err[:, mask])
-    usable = np.all(np.isfinite(logs), axis=1)
+    usable = keep & np.all(np.isfinite(logs), axis=1)  # an exact zero in the window: no log
     x = k[mask] if kind == "linear" else np.log(k[mask])
-    nan = float("nan")
     if not usable.any():
-        return RateFit(kind, nan, nan, nan, nan, (k_lo, k_hi), nan, int(mask.sum()), 0, len(usable))
+        return RateFit(kind, nan, nan, nan, nan, (k_lo, k_hi), nan, int(mask.sum()), 0, num_runs)
     logs = logs[usable]
     curve = logs.mean(axis=0)
     slope, intercept = _slopes(x, curve)

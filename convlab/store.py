@@ -35,6 +35,7 @@ from typing import Any, Union
 import jax
 import numpy as np
 
+from convlab.atomic import atomic_write, fsync_dir
 from convlab.trace import Trace
 
 __all__ = ["Store"]
@@ -93,33 +94,6 @@ def _to_arrays(result: Any) -> tuple[str, dict[str, np.ndarray]]:
 
 def _from_arrays(kind: str, arrays: dict[str, np.ndarray]) -> Result:
     return Trace.from_arrays(arrays) if kind == "trace" else arrays
-
-
-def _fsync_dir(path: pathlib.Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:  # e.g. Windows: directories cannot be opened
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: pathlib.Path, write: Callable[[Any], None]) -> None:
-    """Write ``path`` via ``write(binary file)`` into a ``.tmp`` sibling, fsync, rename."""
-    tmp = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
-                                      delete=False)
-    try:
-        with tmp:
-            write(tmp)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp.name, path)
-    except BaseException:
-        pathlib.Path(tmp.name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
 
 
 @functools.lru_cache(maxsize=1)
@@ -211,7 +185,7 @@ class Store:
         (entry / _MANIFEST).unlink(missing_ok=True)  # the entry is incomplete from here on
         for stray in entry.glob("*.tmp"):
             stray.unlink(missing_ok=True)
-        _atomic_write(entry / _TRACE, lambda f: np.savez(f, **arrays))
+        atomic_write(entry / _TRACE, lambda f: np.savez(f, **arrays))
         manifest = {
             "key": key,
             "config": canonical,
@@ -221,7 +195,7 @@ class Store:
             "extra": extra,
         }
         text = json.dumps(manifest, indent=2, sort_keys=True).encode()
-        _atomic_write(entry / _MANIFEST, lambda f: f.write(text))
+        atomic_write(entry / _MANIFEST, lambda f: f.write(text))
 
     def manifest(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """The manifest of ``config``'s entry.
@@ -313,5 +287,5 @@ class Store:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
             copied += 1
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         return copied

@@ -19,6 +19,7 @@ __all__ = [
     "require_int",
     "require_in_range",
     "require_shape",
+    "validate_step_size",
 ]
 
 
@@ -74,3 +75,8 @@ def require_shape(name: str, value: Any, shape: tuple[int, ...]) -> None:
     if actual != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}, got {actual}")
 
+
+
+def validate_step_size(hparams: dict[str, Any]) -> None:
+    """Method validator: ``hparams["step_size"]`` finite and > 0."""
+    require_positive("step_size", hparams["step_size"])

@@ -173,6 +173,14 @@ def test_method_replace():
         method.replace(momentum=0.9)
 
 
+@pytest.mark.parametrize("bad", [-1.0, 0.0, float("nan"), float("inf")])
+def test_method_replace_validates_like_the_factory(bad):
+    with pytest.raises(ValueError, match="step_size"):
+        convlab.gd(0.1).replace(step_size=bad)
+    with pytest.raises(ValueError, match="step_size"):
+        convlab.halpern().replace(step_size=bad)
+
+
 def test_method_is_immutable():
     with pytest.raises(dataclasses.FrozenInstanceError):
         convlab.gd(0.1).name = "other"

@@ -290,3 +290,22 @@ def test_bad_inputs_raise_naming_the_argument():
         convlab.fit_rate(k, err, confidence=1.5)
     with pytest.raises(ValueError, match="err"):  # everything at the floor: nothing to fit
         convlab.fit_rate(k, np.full_like(err, 1e-300) * np.exp(-k) * 0)
+
+
+def test_diverged_flag_excludes_runs_that_have_not_overflowed_yet():
+    """A run blowing up but still finite is left out when Trace.diverged flags it."""
+    k = np.arange(0.0, 100.0)
+    good = np.exp(-0.1 * k)[None, :] * np.ones((3, 1))
+    blowing_up = np.exp(+0.5 * k)[None, :]
+    err = np.concatenate([good, blowing_up])
+    fit = convlab.fit_rate(k, err, diverged=np.array([-1, -1, -1, 60]))
+    assert fit.rate == pytest.approx(0.1, rel=1e-9)
+    assert (fit.num_seeds, fit.num_excluded) == (3, 1)
+
+
+def test_every_run_diverged_gives_a_nan_fit_for_auto_and_explicit_windows():
+    k = np.arange(0.0, 20.0)
+    err = np.full((2, 20), np.nan)
+    for window in ("auto", (0.0, 10.0)):
+        fit = convlab.fit_rate(k, err, window=window)
+        assert np.isnan(fit.rate) and fit.num_seeds == 0 and fit.num_excluded == 2

@@ -243,6 +243,18 @@ def test_no_recompilation_for_new_numbers(key):
     assert not np.array_equal(first["error"], second["error"])  # the new value was used
 
 
+@pytest.mark.parametrize("values", [(0.1, np.float64(0.2), 1, np.float32(0.3), jnp.float64(0.4))])
+def test_no_recompilation_across_python_and_numpy_scalars(key, values):
+    """gd(0.1), gd(np.float64(0.2)), gd(1): one program (hparams are normalised to float64)."""
+    problem = make_quadratic(key, dim=3)
+    x0 = jnp.ones(3)
+    jax.block_until_ready(convlab.run(convlab.gd(values[0]), problem, x0, key=key, num_steps=6))
+    for value in values[1:]:
+        with count_compiles() as compiles:
+            jax.block_until_ready(convlab.run(convlab.gd(value), problem, x0, key=key, num_steps=6))
+        assert compiles[0] == 0, value
+
+
 def test_compile_counter_sees_static_changes(key):
     # positive control for the test above: a new static argument must compile
     problem = make_quadratic(key, dim=3)

@@ -85,7 +85,7 @@ def measure_smooth_envelope(quick: bool) -> dict[str, Any]:
         gaps.append(np.asarray(trace["gap"]) / np.asarray(scale)[..., None])
     k = _k(trace)
     bound = 1.0 / (4.0 * k[None, :] * RELATIVE_STEPS[:, None] + 2.0)  # [H, R]
-    return {"k": k, "h": RELATIVE_STEPS, "problems": problems.LOSSES,
+    return {"k": k, "h": RELATIVE_STEPS, "param": "h", "problems": problems.LOSSES,
             "normalized": np.stack(gaps), "bound": bound}  # normalized: [problem, H, S, R]
 
 
@@ -94,18 +94,25 @@ def judge_smooth_envelope(ev: dict[str, Any]) -> Verdict:
                           predicted="f(x_k)-f* <= L R²/(4kh+2)")
 
 
-def draw_envelopes(ev: dict[str, Any], verdict: Verdict, fig: Any, *, ylabel: str) -> None:
-    ax = fig.axes[0]
+def draw_envelopes(ev: dict[str, Any], verdict: Verdict, fig: Any, *, ylabel: str,
+                   logx: bool = False, ylim: tuple[float, float] | None = None) -> None:
+    """One panel per problem kind: seed bands per parameter value, dashed bounds."""
     values = ev["normalized"]  # [problem, H, S, R]
-    for i, h in enumerate(ev["h"]):
-        color = f"C{i}"
-        curves = values[:, i].reshape(-1, values.shape[-1])
-        plots.error_curves(ax, ev["k"], curves, label=f"h = {h:g}", color=color)
-        plots.bound_curve(ax, ev["k"], ev["bound"][i], label=None, color=color)
-    ax.set_xlabel("k")
-    ax.set_ylabel(ylabel)
-    ax.set_title(f"{verdict.status}: worst ratio to bound {verdict.measured:.3g}")
-    ax.legend(fontsize=8)
+    fig.clear()
+    axes = fig.subplots(1, values.shape[0], squeeze=False)[0]
+    for ax, name, per_problem in zip(axes, ev["problems"], values):
+        for i, h in enumerate(ev["h"]):
+            plots.error_curves(ax, ev["k"], per_problem[i], label=f"{ev['param']} = {h:g}",
+                               color=f"C{i}", logx=logx)
+            plots.bound_curve(ax, ev["k"], ev["bound"][i], label=None, color=f"C{i}")
+        ax.set_xlabel("k")
+        ax.set_title(name, fontsize=9)
+        ax.legend(fontsize=7)
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+    axes[0].set_ylabel(ylabel)
+    fig.suptitle(f"{verdict.status}: worst ratio to the bound (dashed) {verdict.measured:.3g}",
+                 fontsize=10)
 
 
 # --- Huber worst case --------------------------------------------------------------------------
@@ -174,7 +181,8 @@ def measure_strong_envelope(quick: bool) -> dict[str, Any]:
     k = _k(trace)
     normalized = np.asarray(trace["distance"]) / np.asarray(r0)[..., None]
     bound = _contraction(MUS)[:, None] ** k[None, :]
-    return {"k": k, "h": MUS, "normalized": normalized[None], "bound": bound}
+    return {"k": k, "h": MUS, "param": "μ", "problems": ("random quadratics, L = 1",),
+            "normalized": normalized[None], "bound": bound}
 
 
 FLOAT64_DISTANCE_FLOOR = 1e-13  # ~500 eps: where ||x_k - x*|| / ||x_0 - x*|| stops shrinking
@@ -193,7 +201,8 @@ def measure_strong_slope(quick: bool) -> dict[str, Any]:
     trace, r0 = convlab.sweep(run, _seeds(s["seeds"], 4), {"mu": mu})
     k = _k(trace)
     err = np.asarray(trace["distance"])[0] / np.asarray(r0)[0, :, None]
-    return {"k": k, "mu": float(mu[0]), "err": err, "fit": convlab.fit_rate(k, err, kind="linear")}
+    fit = convlab.fit_rate(k, err, kind="linear", diverged=trace.diverged[0])
+    return {"k": k, "mu": float(mu[0]), "err": err, "fit": fit}
 
 
 def judge_strong_slope(ev: dict[str, Any]) -> Verdict:
@@ -273,14 +282,15 @@ CLAIMS = [
     Claim("classical.gd-smooth-envelope", CITE_DT,
           "GD, step h/L (h ≤ 1), L-smooth convex: f(x_k)-f* ≤ L R²/(4kh+2) for all k",
           "envelope", measure_smooth_envelope, judge_smooth_envelope,
-          functools.partial(draw_envelopes, ylabel="(f(x_k) - f*) / (L R²)")),
+          functools.partial(draw_envelopes, ylabel="(f(x_k) - f*) / (L R²)", logx=True)),
     Claim("classical.gd-huber-tight", CITE_DT,
           "the Huber worst case attains L R²/(4Nh+2) to within 1% (tightness)",
           "envelope", measure_huber_tight, judge_huber_tight, draw_huber_tight),
     Claim("classical.gd-strong-envelope", CITE_STRONG,
           "GD, γ = 2/(L+μ), μ-strongly convex quadratic: ||x_k-x*|| ≤ ((κ-1)/(κ+1))^k ||x_0-x*||",
           "envelope", measure_strong_envelope, judge_strong_envelope,
-          functools.partial(draw_envelopes, ylabel="||x_k - x*|| / ||x_0 - x*|| (legend: μ)")),
+          functools.partial(draw_envelopes, ylabel="||x_k - x*|| / ||x_0 - x*||",
+                            ylim=(FLOAT64_DISTANCE_FLOOR / 10, 2.0))),
     Claim("classical.gd-strong-slope", CITE_STRONG,
           "worst-case two-eigenvalue quadratic: linear rate exactly -log((κ-1)/(κ+1))",
           "slope", measure_strong_slope, judge_strong_slope, draw_strong_slope),

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
+from convlab.atomic import atomic_write_text
 from theory_checks.verdict import Verdict
 
 __all__ = ["format_number", "write_report", "write_json", "summary_line"]
@@ -24,15 +23,6 @@ def format_number(value: Any) -> str:
 
 def _ci_text(ci: tuple[float, float] | None) -> str:
     return "exact" if ci is None else f"[{format_number(ci[0])}, {format_number(ci[1])}]"
-
-
-def _atomic_write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-    return path
 
 
 def write_report(verdicts: Sequence[Verdict], out_dir: str | Path, *, quick: bool) -> Path:
@@ -52,12 +42,12 @@ def write_report(verdicts: Sequence[Verdict], out_dir: str | Path, *, quick: boo
                      f"{format_number(v.measured)} | {_ci_text(v.ci)} | {_MARK[v.status]} | {figure} |")
     lines += ["", "Measured: envelope = worst ratio measured/bound; slope = fitted rate; "
               "scaling = fitted exponent; ordering = ratio A/B; certificate = largest deviation.", ""]
-    return _atomic_write(out_dir / "report.md", "\n".join(lines))
+    return atomic_write_text(out_dir / "report.md", "\n".join(lines))
 
 
 def write_json(verdicts: Sequence[Verdict], path: str | Path) -> Path:
     """Write the list of JSON records (DESIGN.md) to ``path``."""
-    return _atomic_write(Path(path), json.dumps([v.record() for v in verdicts], indent=2) + "\n")
+    return atomic_write_text(Path(path), json.dumps([v.record() for v in verdicts], indent=2) + "\n")
 
 
 def summary_line(v: Verdict) -> str:

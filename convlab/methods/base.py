@@ -17,9 +17,11 @@ Contract:
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from typing import Any, Callable, NamedTuple
 
 import jax
+import numpy as np
 
 __all__ = ["Method", "StepInfo", "make_method"]
 
@@ -35,6 +37,7 @@ class Method:
       init_fn: ``init_fn(method, params) -> state``.
       step_fn: ``step_fn(method, key, state, problem) -> (state, info)``.
       options: hashable tuple of ``(name, value)`` structural options (static).
+      validate_fn: ``validate_fn(hparams)`` raises on bad concrete values (static; may be None).
       hparams: dict of numeric hyperparameters (pytree leaves).
     """
 
@@ -42,6 +45,7 @@ class Method:
     init_fn: Callable[..., NamedTuple]
     step_fn: Callable[..., tuple[NamedTuple, StepInfo]]
     options: tuple[tuple[str, Any], ...]
+    validate_fn: Callable[[dict[str, Any]], None] | None
     hparams: dict[str, Any]
 
     def init(self, params: Any) -> NamedTuple:
@@ -57,19 +61,45 @@ class Method:
         return dict(self.options)[name]
 
     def replace(self, **hparams: Any) -> "Method":
-        """The same method with some numeric hyperparameters replaced (e.g. by tracers)."""
+        """The same method with some numeric hyperparameters replaced (validated like the
+        factory validates them; tracers pass unchecked)."""
         unknown = set(hparams) - set(self.hparams)
         if unknown:
             raise ValueError(f"{self.name} has no hyperparameter(s) {sorted(unknown)}; "
                              f"it has {sorted(self.hparams)}")
-        return dataclasses.replace(self, hparams={**self.hparams, **hparams})
+        merged = {**self.hparams, **_normalize(hparams)}
+        if self.validate_fn is not None:
+            self.validate_fn(merged)
+        return dataclasses.replace(self, hparams=merged)
 
 
 jax.tree_util.register_dataclass(
-    Method, data_fields=["hparams"], meta_fields=["name", "init_fn", "step_fn", "options"])
+    Method, data_fields=["hparams"],
+    meta_fields=["name", "init_fn", "step_fn", "options", "validate_fn"])
+
+
+def _normalize(hparams: dict[str, Any]) -> dict[str, Any]:
+    """Concrete real scalars become float64 NumPy scalars, so ``gd(1)``, ``gd(0.1)`` and
+    ``gd(np.float64(0.2))`` share one compiled program (JAX keys its cache on weak types)."""
+    def one(value: Any) -> Any:
+        if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+            return np.float64(value)
+        return value
+    return {name: one(value) for name, value in hparams.items()}
 
 
 def make_method(name: str, init_fn: Callable, step_fn: Callable, *,
-                options: dict[str, Any] | None = None, **hparams: Any) -> Method:
-    """Build a :class:`Method`; ``init_fn``/``step_fn`` should be module-level functions."""
-    return Method(name, init_fn, step_fn, tuple(sorted((options or {}).items())), dict(hparams))
+                options: dict[str, Any] | None = None,
+                validate: Callable[[dict[str, Any]], None] | None = None,
+                **hparams: Any) -> Method:
+    """Build a :class:`Method`; ``init_fn``/``step_fn``/``validate`` should be module-level
+    functions (the same functions map to the same compiled program).
+
+    Numeric hyperparameters are real numbers (concrete scalars are stored as float64 and cast
+    by the update rule to the iterate's dtype); integer or categorical choices that change the
+    program belong in ``options``. ``validate(hparams)`` runs now and on :meth:`Method.replace`.
+    """
+    hparams = _normalize(hparams)
+    if validate is not None:
+        validate(hparams)
+    return Method(name, init_fn, step_fn, tuple(sorted((options or {}).items())), validate, hparams)

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 
 from convlab.methods.base import Method, make_method
 from convlab.problem import oracle_cost
-from convlab.validate import require_positive
+from convlab.validate import validate_step_size
 
 __all__ = ["GDState", "gd"]
 
@@ -57,5 +57,4 @@ def gd(step_size: Any) -> Method:
       Drori & Teboulle, "Performance of first-order methods for smooth convex minimization:
       a novel approach", Math. Program. 2014.
     """
-    require_positive("step_size", step_size)
-    return make_method("gd", _init, _step, step_size=step_size)
+    return make_method("gd", _init, _step, validate=validate_step_size, step_size=step_size)

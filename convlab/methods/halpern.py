@@ -13,7 +13,7 @@ import jax.numpy as jnp
 
 from convlab.methods.base import Method, make_method
 from convlab.problem import oracle_cost
-from convlab.validate import require_positive
+from convlab.validate import validate_step_size
 
 __all__ = ["HalpernState", "halpern"]
 
@@ -34,7 +34,8 @@ def _step(method: Method, key: jax.Array, state: HalpernState, problem: Any):
     del key
     lam = 1.0 / (state.count + 2.0)
     # the step takes the iterate's dtype, so a float64 step does not promote a float32 run
-    step_size = jnp.asarray(method.hparams["step_size"], jnp.result_type(*jax.tree.leaves(state.params)))
+    dtype = jnp.result_type(*jax.tree.leaves(state.params))
+    step_size = jnp.asarray(method.hparams["step_size"], dtype)
     mapped = problem.fixed_point_map(state.params, step_size)
     params = jax.tree.map(lambda a, t: lam * a + (1.0 - lam) * t, state.anchor, mapped)
     info = {"oracle_calls": jnp.asarray(oracle_cost(problem), jnp.int32)}
@@ -58,5 +59,4 @@ def halpern(step_size: Any = 1.0) -> Method:
       Halpern, "Fixed points of nonexpanding maps", Bull. AMS 1967; Lieder, "On the convergence
       rate of the Halpern-iteration", Optim. Lett. 2021.
     """
-    require_positive("step_size", step_size)
-    return make_method("halpern", _init, _step, step_size=step_size)
+    return make_method("halpern", _init, _step, validate=validate_step_size, step_size=step_size)

@@ -52,14 +52,23 @@ def test_error_curves_seeds_median_and_band(ax):
     err = np.array([[1.0, 0.5, 0.25, 0.125],
                     [2.0, 1.0, 0.50, 0.250],
                     [3.0, 1.5, 0.75, 0.375]])
-    line = plots.error_curves(ax, k, err, color="C3", band=(0.0, 1.0), logx=True)
+    line = plots.error_curves(ax, k, err, color="C3", band=(0.0, 1.0))
     np.testing.assert_allclose(line.get_ydata(), err[1])
     assert len(ax.collections) == 1
     band = ax.collections[0]
     verts = band.get_paths()[0].vertices
     # the band spans min..max of the seeds at every record
     assert np.isclose(verts[:, 1].min(), err.min()) and np.isclose(verts[:, 1].max(), err.max())
+
+
+def test_error_curves_logx_drops_k_zero_and_bound_follows(ax):
+    k = np.arange(4.0)
+    err = np.array([[1.0, 0.5, 0.25, 0.125], [2.0, 1.0, 0.50, 0.250]])
+    line = plots.error_curves(ax, k, err, logx=True)
     assert ax.get_xscale() == "log"
+    np.testing.assert_allclose(line.get_xdata(), k[1:])  # no stub drawn to k = 0
+    bound = plots.bound_curve(ax, k, 2.0 / (k + 1.0))
+    assert np.isnan(bound.get_ydata()[0]) and np.all(np.isfinite(bound.get_ydata()[1:]))
 
 
 def test_error_curves_no_band(ax):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT = 0, 1, 2
+BENCH_DIR = Path(__file__).resolve().parents[1] / "benchmarks"  # present in a source checkout
 
 
 class BadInput(Exception):
@@ -156,10 +157,9 @@ def _figures(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    bench_dir = Path(__file__).resolve().parents[1] / "benchmarks"
-    scripts = sorted(bench_dir.glob("*.py")) if bench_dir.is_dir() else []
+    scripts = sorted(BENCH_DIR.glob("*.py")) if BENCH_DIR.is_dir() else []
     if not scripts:
-        raise BadInput(f"bench: no benchmarks found in {bench_dir} (run from a source checkout)")
+        raise BadInput(f"bench: no benchmarks found in {BENCH_DIR} (run from a source checkout)")
     records = []
     for script in scripts:
         main = runpy.run_path(str(script))["main"]

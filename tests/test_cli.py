@@ -90,3 +90,20 @@ def test_console_script_is_installed():
     exe = shutil.which("convlab") or pytest.fail("the `convlab` console script is not on PATH")
     out = subprocess.run([exe, "check", "nosuchfamily"], capture_output=True, text=True)
     assert out.returncode == 2 and out.stderr.count("\n") == 1
+
+
+def test_bench_runs_the_benchmarks_and_writes_json(tmp_path, monkeypatch, capsys):
+    """`convlab bench` runs every benchmarks/*.py main(argv); here with a stub script dir."""
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    (bench / "tiny.py").write_text("def main(argv):\n    return {'name': 'tiny', 'argv': argv}\n")
+    monkeypatch.setattr(cli, "BENCH_DIR", bench)
+    out = tmp_path / "bench.json"
+    assert cli.main(["bench", "--quick", "--json", str(out)]) == 0
+    assert json.loads(out.read_text()) == [{"name": "tiny", "argv": ["--quick"]}]
+
+
+def test_bench_without_benchmarks_is_bad_input(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "BENCH_DIR", tmp_path / "missing")
+    assert cli.main(["bench"]) == 2
+    assert "no benchmarks found" in capsys.readouterr().err

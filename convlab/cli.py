@@ -87,25 +87,35 @@ def parse_settings(settings: Sequence[str], defaults: dict[str, Any]) -> dict[st
     return config
 
 
-def _check(args: argparse.Namespace) -> int:
-    from theory_checks import registry, report
+def _claims(families: Sequence[str]) -> list:
+    from theory_checks import registry
 
     try:
-        claims = registry.claims(args.families)
+        return registry.claims(list(families))
     except registry.UnknownFamilyError as err:
         raise BadInput(str(err)) from None
-    out = Path(args.out)
-    verdicts, failed = [], False
-    for claim in claims:
-        try:
-            verdict = claim.evaluate(quick=args.quick, out_dir=out)
-        except Exception as err:  # a crashing claim must not lose the others' results
-            traceback.print_exc()
-            failed = True
-            from theory_checks.verdict import Verdict
-            verdict = Verdict("inconclusive", claim.statement, float("nan"),
-                              details={"error": f"{type(err).__name__}: {err}"},
-                              id=claim.id, family=claim.family, claim=claim.statement, kind=claim.kind)
+
+
+def _evaluate(claim: Any, *, quick: bool, out: Path) -> tuple[Any, bool]:
+    """``(verdict, crashed)``: a crashing claim becomes an ``inconclusive`` verdict carrying the
+    error, so the other claims still run and nothing already measured is lost."""
+    try:
+        return claim.evaluate(quick=quick, out_dir=out), False
+    except Exception as err:
+        traceback.print_exc()
+        from theory_checks.verdict import Verdict
+        return Verdict("inconclusive", claim.statement, float("nan"),
+                       details={"error": f"{type(err).__name__}: {err}"}, id=claim.id,
+                       family=claim.family, claim=claim.statement, kind=claim.kind), True
+
+
+def _check(args: argparse.Namespace) -> int:
+    from theory_checks import report
+
+    out, verdicts, crashed = Path(args.out), [], False
+    for claim in _claims(args.families):
+        verdict, failed = _evaluate(claim, quick=args.quick, out=out)
+        crashed |= failed
         verdicts.append(verdict)
         print(report.summary_line(verdict), flush=True)
         report.write_report(verdicts, out, quick=args.quick)  # after every claim: nothing is lost
@@ -113,7 +123,7 @@ def _check(args: argparse.Namespace) -> int:
             report.write_json(verdicts, args.json)
     print(f"report: {out / 'report.md'}")
     violated = any(v.status == "violated" for v in verdicts)
-    return EXIT_VIOLATED if violated or failed else EXIT_OK
+    return EXIT_VIOLATED if violated or crashed else EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -140,20 +150,23 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _figures(args: argparse.Namespace) -> int:
-    from theory_checks import registry
+    """One PNG per claim, then the families' figure groups; exit 1 if anything crashed."""
+    from theory_checks import registry, report
 
-    try:
-        claims = registry.claims(args.families)
-        groups = registry.figure_groups(args.families)
-    except registry.UnknownFamilyError as err:
-        raise BadInput(str(err)) from None
-    out = Path(args.out)
+    claims = _claims(args.families)
+    out, crashed = Path(args.out), False
     for claim in claims:
-        print(claim.evaluate(quick=args.quick, out_dir=out).figure, flush=True)
-    for _family, _name, make in groups:
-        for path in make(out, args.quick):
-            print(path, flush=True)
-    return EXIT_OK
+        verdict, failed = _evaluate(claim, quick=args.quick, out=out)
+        crashed |= failed
+        print(f"{report.summary_line(verdict)}  -> {verdict.figure}", flush=True)
+    for family, name, make in registry.figure_groups(args.families):
+        try:
+            for path in make(out, args.quick):
+                print(f"{family}/{name}: {path}", flush=True)
+        except Exception:
+            traceback.print_exc()
+            crashed = True
+    return EXIT_VIOLATED if crashed else EXIT_OK
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -172,6 +185,17 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"check": _check, "run": _run, "figures": _figures, "bench": _bench}
+
+
+def figures_script(families: Sequence[str], argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``scripts/*_figures.py`` scripts: ``[--quick] [--out DIR]`` for
+    ``convlab figures FAMILY ...`` (all families when ``families`` is empty)."""
+    parser = argparse.ArgumentParser(description=f"Regenerate the figures of {', '.join(families) or 'every family'}.")
+    parser.add_argument("--quick", action="store_true", help="small sizes (minutes on a 2-core CPU)")
+    parser.add_argument("--out", metavar="DIR", default="convlab_figures",
+                        help="directory the PNGs are written to (default: %(default)s)")
+    args = parser.parse_args(argv)
+    return main(["figures", *families, "--out", args.out] + (["--quick"] if args.quick else []))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from convlab.atomic import atomic_write
-from convlab.rates import RateFit
+from convlab.rates import RateFit, seed_rows
 
 __all__ = ["new_figure", "error_curves", "bound_curve", "fit_line", "save_figure"]
 
@@ -59,20 +59,6 @@ def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 4.5,
     fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
     axes = fig.subplots(int(nrows), int(ncols), squeeze=True)
     return fig, axes
-
-
-def _seed_rows(k: Any, err: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``k`` as ``[R]`` and ``err`` as ``[S, R]`` float arrays, checked."""
-    k = np.asarray(k, dtype=np.float64)
-    err = np.asarray(err, dtype=np.float64)
-    if k.ndim != 1:
-        raise ValueError(f"k must be 1-D (the record axis), got shape {k.shape}")
-    if err.ndim == 1:
-        err = err[None, :]
-    if err.ndim != 2 or err.shape[1] != k.shape[0]:
-        raise ValueError(f"err must have shape [R] or [seeds, R] with R = len(k) = {k.shape[0]}, "
-                         f"got {err.shape}")
-    return k, err
 
 
 def _finite_quantiles(err: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
@@ -105,7 +91,7 @@ def error_curves(ax: Axes, k: Any, err: Any, *, label: str | None = None, color:
     Returns:
       The median line.
     """
-    k, err = _seed_rows(k, err)
+    k, err = seed_rows(k, err)
     if logx:  # k = 0 has no place on a log axis: drop it rather than draw a stub to the edge
         k, err = k[k > 0], err[:, k > 0]
     if band is not None:

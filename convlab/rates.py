@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["RateFit", "fit_rate", "auto_window"]
+__all__ = ["RateFit", "fit_rate", "auto_window", "seed_rows"]
 
 KINDS = ("linear", "power")
 
@@ -44,7 +44,8 @@ class RateFit(NamedTuple):
         return self.ci_low <= value <= self.ci_high
 
 
-def _as_2d(k: Any, err: Any) -> tuple[np.ndarray, np.ndarray]:
+def seed_rows(k: Any, err: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``k`` as ``[R]`` and ``err`` as ``[S, R]`` float64 arrays (one run becomes one row)."""
     k = np.asarray(k, dtype=np.float64)
     err = np.asarray(err, dtype=np.float64)
     if k.ndim != 1:
@@ -65,7 +66,7 @@ def auto_window(k: Any, err: Any, *, kind: str = "linear", floor: float | None =
     Of that range a ``linear`` fit keeps the last 80% (skipping the transient), a ``power`` fit
     the last decade ``[k_hi / 10, k_hi]`` (a power law shows only asymptotically).
     """
-    k, err = _as_2d(k, err)
+    k, err = seed_rows(k, err)
     with np.errstate(divide="ignore", invalid="ignore"):
         curve = np.exp(np.mean(np.log(err), axis=0))
     scale = curve[0] if np.isfinite(curve[0]) and curve[0] > 0 else np.nanmax(curve)
@@ -117,7 +118,7 @@ def fit_rate(k: Any, err: Any, *, kind: str = "linear", window: tuple[float, flo
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
-    k, err = _as_2d(k, err)
+    k, err = seed_rows(k, err)
     keep = _finite_rows(err, diverged)
     num_runs = err.shape[0]
     nan = float("nan")

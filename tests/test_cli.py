@@ -107,3 +107,9 @@ def test_bench_without_benchmarks_is_bad_input(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cli, "BENCH_DIR", tmp_path / "missing")
     assert cli.main(["bench"]) == 2
     assert "no benchmarks found" in capsys.readouterr().err
+
+
+def test_figures_draws_every_claim_and_reports_a_crash(tmp_path, fake_family, capsys):
+    assert cli.main(["figures", "fake", "--out", str(tmp_path)]) == 1  # fake.crashes crashed
+    assert (tmp_path / "fake.holds.png").is_file() and (tmp_path / "fake.violated.png").is_file()
+    assert "fake.holds" in capsys.readouterr().out

@@ -96,15 +96,26 @@ def _from_arrays(kind: str, arrays: dict[str, np.ndarray]) -> Result:
     return Trace.from_arrays(arrays) if kind == "trace" else arrays
 
 
-@functools.lru_cache(maxsize=1)
-def _git_commit() -> str | None:
-    """``git rev-parse HEAD`` of the checkout holding the package, or None."""
+def _git(*args: str) -> str | None:
+    """Output of ``git ARGS`` in the checkout holding the package, or None."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=pathlib.Path(__file__).parents[1],
+        out = subprocess.run(["git", *args], cwd=pathlib.Path(__file__).parents[1],
                              capture_output=True, text=True, timeout=10, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    return out.stdout.strip()
+
+
+@functools.lru_cache(maxsize=1)
+def _git_commit() -> str | None:
+    """HEAD commit of the checkout holding the package (cached), or None outside git."""
+    return _git("rev-parse", "HEAD") or None
+
+
+def _git_dirty() -> bool | None:
+    """Whether tracked files differ from HEAD (the commit alone does not describe the code)."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return None if status is None else bool(status)
 
 
 def _provenance() -> dict[str, Any]:
@@ -114,6 +125,7 @@ def _provenance() -> dict[str, Any]:
     return {
         "convlab_version": convlab.__version__,
         "git_commit": _git_commit(),
+        "git_dirty": _git_dirty(),
         "jax_version": jax.__version__,
         "device": f"{device.platform} {device.device_kind}",
         "precision": "float64" if jax.config.jax_enable_x64 else "float32",

@@ -84,7 +84,7 @@ def test_dict_round_trip_and_manifest(tmp_path):
     assert manifest["kind"] == "arrays" and manifest["extra"] == {"seconds": 1.5}
     assert manifest["created"].endswith("+00:00")
     prov = manifest["provenance"]
-    assert set(prov) == {"convlab_version", "git_commit", "jax_version", "device", "precision",
+    assert set(prov) == {"convlab_version", "git_commit", "git_dirty", "jax_version", "device", "precision",
                          "host"}
     assert prov["convlab_version"] == convlab.__version__
     assert prov["jax_version"] == jax.__version__

@@ -27,9 +27,14 @@ def _ci_text(ci: tuple[float, float] | None) -> str:
 
 def write_report(verdicts: Sequence[Verdict], out_dir: str | Path, *, quick: bool) -> Path:
     """Write ``<out_dir>/report.md``: a table of claim, predicted, measured (CI), verdict, figure."""
+    import jax
+
     out_dir = Path(out_dir)
+    device = jax.devices()[0]
+    precision = "float64" if jax.config.jax_enable_x64 else "float32"
     lines = [
         "# convlab check report", "",
+        f"JAX {jax.__version__} on {device.platform} ({device.device_kind}), {precision}. "
         f"Mode: {'quick' if quick else 'full'}. "
         + ", ".join(f"{sum(v.status == s for v in verdicts)} {s}"
                     for s in ("holds", "violated", "inconclusive")) + ".", "",

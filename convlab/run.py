@@ -58,11 +58,9 @@ def _check_step_shapes(method: Method, problem: Any, x0: Any, key: jax.Array) ->
         state_shape, info_shape = jax.eval_shape(lambda: method.step(key, method.init(x0), problem))
     except (TypeError, ValueError) as err:
         raise ValueError(f"x0 does not fit the problem/method ({method.name}): {err}") from None
-    want = jax.tree.map(lambda x: (jnp.shape(x), jnp.result_type(x)), x0)
-    got = jax.tree.map(lambda x: (x.shape, x.dtype), state_shape.params)
-    if jax.tree.structure(want) != jax.tree.structure(got) or any(
-            w != g for w, g in zip(jax.tree.leaves(want, is_leaf=lambda t: isinstance(t, tuple)),
-                                         jax.tree.leaves(got, is_leaf=lambda t: isinstance(t, tuple)))):
+    want = [(jnp.shape(x), jnp.result_type(x)) for x in jax.tree.leaves(x0)]
+    got = [(x.shape, x.dtype) for x in jax.tree.leaves(state_shape.params)]
+    if jax.tree.structure(x0) != jax.tree.structure(state_shape.params) or want != got:
         raise ValueError(f"x0 has shapes/dtypes {want} but one {method.name} step produces {got}: "
                          "mismatched shapes or dtypes between x0 and the problem")
     if "oracle_calls" not in info_shape:

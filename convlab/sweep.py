@@ -2,10 +2,16 @@
 
 Following the rejax/purejaxrl pattern, the user writes one pure ``make_run(key, hparams) ->
 Trace`` (usually a call to ``convlab.run``) and ``sweep`` vmaps it over the cartesian product of
-the ``grid`` values and the seeds, flattened into a single batch axis (the axis that later work
-shards over devices or chunks), then reshapes to leading axes ``[grid..., seed]``. Static sizes
-(dimensions, num_steps) are not part of the grid: loop over them in Python, one compile each.
-A diverging run only marks its own ``Trace.diverged``; the other runs are unaffected.
+the ``grid`` values and the seeds, flattened into a single batch axis, then reshapes to leading
+axes ``[grid..., seed]``. Static sizes (dimensions, num_steps) are not part of the grid: loop
+over them in Python, one compile each. A diverging run only marks its own ``Trace.diverged``;
+the other runs are unaffected.
+
+The flat batch axis is what scales: with several devices it is sharded over all of them
+(``jax.sharding.Mesh`` + ``NamedSharding``, padded to a multiple of the device count; results
+equal the single-device ones), and with ``chunk_size`` it is run in chunks of that many runs
+through the same compiled program (results moved to host memory after each chunk, a progress
+bar per chunk), for sweeps whose traces do not fit in device memory at once.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ from typing import Any, Callable, Mapping
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from convlab import progress as progress_lib
 from convlab.run import validate_key
+from convlab.validate import require_int
 
 __all__ = ["sweep", "grid_points"]
 
@@ -60,8 +68,35 @@ def _compiled_sweep(make_run: MakeRun, names: tuple[str, ...], progress: bool,
     return jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
 
 
+def _pad_to(tree: Any, size: int) -> Any:
+    """Pad every leaf's leading axis to ``size`` by repeating its last entry."""
+    def one(x):
+        extra = size - x.shape[0]
+        return x if extra == 0 else jnp.concatenate([x, jnp.repeat(x[-1:], extra, axis=0)])
+    return jax.tree.map(one, tree)
+
+
+def _batch_sharding() -> NamedSharding | None:
+    """Sharding of the flat batch axis over every device (``None`` with a single device)."""
+    devices = jax.devices()
+    if len(devices) == 1:
+        return None
+    return NamedSharding(Mesh(np.array(devices), ("batch",)), PartitionSpec("batch"))
+
+
+def _run_batch(fn: Callable, keys: jax.Array, values: tuple, data: Any, size: int) -> Any:
+    """``fn`` on ``size`` runs (inputs padded to ``size``, a multiple of the device count)."""
+    count = keys.shape[0]
+    keys, values = _pad_to((keys, values), size)
+    sharding = _batch_sharding()
+    if sharding is not None:
+        keys, values = jax.device_put((keys, values), sharding)
+    out = fn(keys, values, data)
+    return jax.tree.map(lambda x: x[:count], out)
+
+
 def sweep(make_run: MakeRun, keys: jax.Array, grid: Mapping[str, Any] | None = None, *,
-          data: Any = None, progress: bool = False) -> Any:
+          data: Any = None, chunk_size: int | None = None, progress: bool = False) -> Any:
     """Run ``make_run`` for every (grid point, seed) in one compiled call.
 
     Args:
@@ -72,7 +107,9 @@ def sweep(make_run: MakeRun, keys: jax.Array, grid: Mapping[str, Any] | None = N
       grid: ``{name: 1-D values}``; the product of all axes is swept. ``None``/``{}``: seeds only.
       data: optional pytree shared by all runs (e.g. a problem): then ``make_run(key, hparams,
         data)`` is called, and a new ``data`` of the same shapes reuses the compiled program.
-      progress: show a progress bar (fed by ``run``'s in-loop callback).
+      chunk_size: run the flat batch of ``G * S`` runs in chunks of this many (one compiled
+        program; results gathered as NumPy arrays); ``None``: all at once.
+      progress: show a progress bar (fed by ``run``'s in-loop callback, or per chunk).
 
     Returns:
       What ``make_run`` returns, every array with leading axes ``[len(grid[name]) for name in grid] + [S]``.
@@ -83,12 +120,33 @@ def sweep(make_run: MakeRun, keys: jax.Array, grid: Mapping[str, Any] | None = N
     grid = _validate_grid(grid or {})
     points = grid_points(grid)
     num_seeds, num_points = keys.shape[0], (len(next(iter(points.values()))) if points else 1)
+    total = num_seeds * num_points
+    if chunk_size is not None:
+        chunk_size = min(require_int("chunk_size", chunk_size, minimum=1), total)
     # flat batch index b = g * S + s
     batch_keys = jnp.tile(keys, num_points)
     batch_values = tuple(jnp.repeat(jnp.asarray(v), num_seeds) for v in points.values())
-    fn = _compiled_sweep(make_run, tuple(points), bool(progress), data is not None)
-    with progress_lib.active(100, f"sweep x{num_points * num_seeds}", enabled=progress):
-        trace = jax.block_until_ready(fn(batch_keys, batch_values, data))
-        jax.effects_barrier()
+    num_devices = len(jax.devices())
+    round_up = lambda n: -(-n // num_devices) * num_devices
     shape = tuple(len(v) for v in grid.values()) + (num_seeds,)
-    return jax.tree.map(lambda x: x.reshape(shape + x.shape[1:]), trace)
+    reshape = lambda x: x.reshape(shape + x.shape[1:])
+    if chunk_size is None or chunk_size == total:
+        fn = _compiled_sweep(make_run, tuple(points), bool(progress), data is not None)
+        with progress_lib.active(100, f"sweep x{total}", enabled=progress):
+            out = jax.block_until_ready(_run_batch(fn, batch_keys, batch_values, data, round_up(total)))
+            jax.effects_barrier()
+        return jax.tree.map(reshape, out)
+    fn = _compiled_sweep(make_run, tuple(points), False, data is not None)
+    starts = range(0, total, chunk_size)
+    chunks = []
+    with progress_lib.active(len(starts), f"sweep x{total} in chunks of {chunk_size}",
+                             enabled=progress) as bar:
+        for i, start in enumerate(starts):
+            part = slice(start, start + chunk_size)
+            out = _run_batch(fn, batch_keys[part], tuple(v[part] for v in batch_values), data,
+                             round_up(chunk_size))
+            chunks.append(jax.device_get(out))
+            if bar is not None:
+                bar.update_to(i + 1)
+    out = jax.tree.map(lambda *xs: np.concatenate(xs), *chunks)
+    return jax.tree.map(reshape, out)

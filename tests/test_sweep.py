@@ -199,3 +199,63 @@ def test_sweep_progress_bar(keys, capsys):
     assert "sweep x6" in err and "100%" in err
     convlab.sweep(make_run_fixed_noise, keys, {"step_size": [0.1, 0.2]})
     assert capsys.readouterr().err == ""
+
+
+# --- scale-out: chunks and devices ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chunk_size", [1, 5, 24, 100])
+def test_chunked_sweep_equals_unchunked(swept, chunk_size):
+    keys, whole = swept  # 2 x 3 grid x 4 seeds = 24 runs; 5 leaves a ragged last chunk
+    chunked = convlab.sweep(make_run, keys, GRID, chunk_size=chunk_size)
+    assert_trace_close(chunked, whole, rtol=1e-14)
+
+
+def test_chunked_sweep_compiles_once_and_shows_a_bar_per_chunk(swept, capsys):
+    keys, _ = swept
+    convlab.sweep(make_run, keys, GRID, chunk_size=7)  # warm: ragged last chunk is padded
+    with count_compiles() as compiles:
+        convlab.sweep(make_run, keys, GRID, chunk_size=7, progress=True)
+    assert compiles[0] == 0
+    assert "in chunks of 7" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5])
+def test_bad_chunk_size_raises_naming_it(keys, bad):
+    with pytest.raises((ValueError, TypeError), match="chunk_size"):
+        convlab.sweep(make_seed_run, keys, None, chunk_size=bad)
+
+
+_SHARDED_SCRIPT = """
+import sys
+import jax
+jax.config.update("jax_enable_x64", True)
+sys.path.insert(0, {tests!r})
+import numpy as np
+import convlab
+import test_sweep as t
+from convlab.sweep import _batch_sharding
+assert len(jax.devices()) == 4 and len(_batch_sharding().device_set) == 4, jax.devices()
+keys = jax.random.split(jax.random.key(0), 3)  # 2 x 3 grid x 3 seeds = 18 runs: padded to 20
+trace = convlab.sweep(t.make_run, keys, t.GRID)
+chunked = convlab.sweep(t.make_run, keys, t.GRID, chunk_size=5)  # chunks padded to 8
+np.savez({out!r}, error=trace["error"], chunked=chunked["error"], diverged=trace.diverged)
+"""
+
+
+def test_sharded_sweep_on_four_host_devices_equals_one_device(tmp_path):
+    """XLA_FLAGS forces 4 CPU devices in a fresh process; the batch axis is sharded over them."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "sharded.npz"
+    script = _SHARDED_SCRIPT.format(tests=os.path.dirname(__file__), out=str(out))
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    sharded = np.load(out)
+    single = convlab.sweep(make_run, jax.random.split(jax.random.key(0), 3), GRID)
+    np.testing.assert_allclose(sharded["error"], single["error"], rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(sharded["chunked"], single["error"], rtol=1e-13, atol=1e-300)
+    np.testing.assert_array_equal(sharded["diverged"], single.diverged)

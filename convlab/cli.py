@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import runpy
 import sys
 import traceback
@@ -59,9 +60,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _setup_jax() -> None:
+    """float64, and JAX's persistent compilation cache (``CONVLAB_CACHE_DIR``, default
+    ``~/.cache/convlab/jax``; set it to an empty string to turn the cache off)."""
     import jax
 
     jax.config.update("jax_enable_x64", True)
+    cache = os.environ.get("CONVLAB_CACHE_DIR", str(Path.home() / ".cache" / "convlab" / "jax"))
+    if cache:
+        jax.config.update("jax_compilation_cache_dir", cache)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def parse_settings(settings: Sequence[str], defaults: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,12 @@
 """Test configuration: float64 and strict rank promotion (optimistix-style), ``--full`` sizes."""
 
+import os
+
 import jax
 import pytest
+
+# the CLI's persistent compilation cache stays off in tests (hermetic; nothing written to ~)
+os.environ["CONVLAB_CACHE_DIR"] = ""
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")

@@ -113,3 +113,12 @@ def test_figures_draws_every_claim_and_reports_a_crash(tmp_path, fake_family, ca
     assert cli.main(["figures", "fake", "--out", str(tmp_path)]) == 1  # fake.crashes crashed
     assert (tmp_path / "fake.holds.png").is_file() and (tmp_path / "fake.violated.png").is_file()
     assert "fake.holds" in capsys.readouterr().out
+
+
+def test_cli_enables_the_persistent_compilation_cache_only_when_asked(monkeypatch, tmp_path):
+    import jax
+
+    monkeypatch.setenv("CONVLAB_CACHE_DIR", "")  # conftest default: off
+    before = jax.config.jax_compilation_cache_dir
+    cli._setup_jax()
+    assert jax.config.jax_compilation_cache_dir == before and jax.config.jax_enable_x64

@@ -1,10 +1,17 @@
 """Theory checks: predicted rates and bounds as registered Claims, judged into Verdicts.
 
-Importing the package registers every family's claims (``theory_checks.registry``).
+Importing the package registers every family's claims (``theory_checks.registry``): one module
+per family, listed in ``FAMILY_MODULES``.
 """
 
-from theory_checks import classical  # noqa: F401  (registers the classical claims)
+import importlib
+
 from theory_checks.registry import claims, families
 from theory_checks.verdict import Claim, Verdict
 
-__all__ = ["Claim", "Verdict", "claims", "families"]
+FAMILY_MODULES = ("classical", "matrix_sensing", "robust_recovery", "monotone", "small_gain")
+
+for _module in FAMILY_MODULES:
+    importlib.import_module(f"theory_checks.{_module}")
+
+__all__ = ["Claim", "Verdict", "claims", "families", "FAMILY_MODULES"]

@@ -1,9 +1,11 @@
-"""Optimizers as optax-style factories: ``gd``, ``halpern`` and the optax adapters."""
+"""Optimizers as optax-style factories (``Method`` pytrees), one module per method family."""
 
 from convlab.methods.base import Method, make_method
+from convlab.methods.game_dynamics import GameState, euclidean_pg, natural_pg, projected_euler, rk4
 from convlab.methods.gd import GDState, gd
 from convlab.methods.halpern import HalpernState, halpern
 from convlab.methods.optax_adapters import FromOptaxState, as_optax, from_optax
 
 __all__ = ["Method", "make_method", "gd", "GDState", "halpern", "HalpernState",
-           "from_optax", "as_optax", "FromOptaxState"]
+           "from_optax", "as_optax", "FromOptaxState",
+           "projected_euler", "rk4", "natural_pg", "euclidean_pg", "GameState"]

@@ -4,8 +4,10 @@ from convlab.methods.base import Method, make_method
 from convlab.methods.game_dynamics import GameState, euclidean_pg, natural_pg, projected_euler, rk4
 from convlab.methods.gd import GDState, gd
 from convlab.methods.halpern import HalpernState, halpern
+from convlab.methods.one_step_gd import OneStepGDState, one_step_gd
 from convlab.methods.optax_adapters import FromOptaxState, as_optax, from_optax
 
 __all__ = ["Method", "make_method", "gd", "GDState", "halpern", "HalpernState",
            "from_optax", "as_optax", "FromOptaxState",
-           "projected_euler", "rk4", "natural_pg", "euclidean_pg", "GameState"]
+           "projected_euler", "rk4", "natural_pg", "euclidean_pg", "GameState",
+           "one_step_gd", "OneStepGDState"]

@@ -1,13 +1,17 @@
 """Optimizers as optax-style factories (``Method`` pytrees), one module per method family."""
 
 from convlab.methods.base import Method, make_method
+from convlab.methods.extragradient import EAGState, EGState, VREGState, eag, eg, vr_eg
 from convlab.methods.game_dynamics import GameState, euclidean_pg, natural_pg, projected_euler, rk4
 from convlab.methods.gd import GDState, gd
 from convlab.methods.halpern import HalpernState, halpern
+from convlab.methods.inexact_halpern import InexactHalpernState, inexact_halpern
 from convlab.methods.one_step_gd import OneStepGDState, one_step_gd
 from convlab.methods.optax_adapters import FromOptaxState, as_optax, from_optax
+from convlab.methods.vr_halpern import VRHalpernState, vr_halpern
 
 __all__ = ["Method", "make_method", "gd", "GDState", "halpern", "HalpernState",
            "from_optax", "as_optax", "FromOptaxState",
            "projected_euler", "rk4", "natural_pg", "euclidean_pg", "GameState",
-           "one_step_gd", "OneStepGDState"]
+           "one_step_gd", "OneStepGDState", "eg", "EGState", "eag", "EAGState", "vr_eg",
+           "VREGState", "vr_halpern", "VRHalpernState", "inexact_halpern", "InexactHalpernState"]

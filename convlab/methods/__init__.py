@@ -8,10 +8,12 @@ from convlab.methods.halpern import HalpernState, halpern
 from convlab.methods.inexact_halpern import InexactHalpernState, inexact_halpern
 from convlab.methods.one_step_gd import OneStepGDState, one_step_gd
 from convlab.methods.optax_adapters import FromOptaxState, as_optax, from_optax
+from convlab.methods.subgm import SubGMState, subgm
 from convlab.methods.vr_halpern import VRHalpernState, vr_halpern
 
 __all__ = ["Method", "make_method", "gd", "GDState", "halpern", "HalpernState",
            "from_optax", "as_optax", "FromOptaxState",
            "projected_euler", "rk4", "natural_pg", "euclidean_pg", "GameState",
            "one_step_gd", "OneStepGDState", "eg", "EGState", "eag", "EAGState", "vr_eg",
-           "VREGState", "vr_halpern", "VRHalpernState", "inexact_halpern", "InexactHalpernState"]
+           "VREGState", "vr_halpern", "VRHalpernState", "inexact_halpern", "InexactHalpernState",
+           "subgm", "SubGMState"]

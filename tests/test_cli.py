@@ -122,3 +122,12 @@ def test_cli_enables_the_persistent_compilation_cache_only_when_asked(monkeypatc
     before = jax.config.jax_compilation_cache_dir
     cli._setup_jax()
     assert jax.config.jax_compilation_cache_dir == before and jax.config.jax_enable_x64
+
+
+def test_report_rows_survive_pipes_in_statements(tmp_path, monkeypatch):
+    """Norms such as ||x_k - x*|| must not split a Markdown table row."""
+    claim = _claim("fake.norm", lambda ev: kinds.envelope(ev["values"], 1.0, predicted="||x|| <= 1"))
+    monkeypatch.setitem(registry._CLAIMS, claim.id, claim)
+    assert cli.main(["check", "fake", "--quick", "--out", str(tmp_path)]) == 0
+    row = next(line for line in (tmp_path / "report.md").read_text().splitlines() if "fake.norm" in line)
+    assert row.replace("\\|", "").count("|") == 9  # 8 columns

@@ -21,6 +21,11 @@ def format_number(value: Any) -> str:
     return str(value)
 
 
+def _cell(value: Any) -> str:
+    """Text for a Markdown table cell: ``|`` (as in norms ||x||) escaped so the row stays whole."""
+    return format_number(value).replace("|", "\\|")
+
+
 def _ci_text(ci: tuple[float, float] | None) -> str:
     return "exact" if ci is None else f"[{format_number(ci[0])}, {format_number(ci[1])}]"
 
@@ -43,8 +48,8 @@ def write_report(verdicts: Sequence[Verdict], out_dir: str | Path, *, quick: boo
     ]
     for v in verdicts:
         figure = f"[png]({Path(v.figure).name})" if v.figure else ""
-        lines.append(f"| `{v.id}` | {v.claim} | {v.kind} | {format_number(v.predicted)} | "
-                     f"{format_number(v.measured)} | {_ci_text(v.ci)} | {_MARK[v.status]} | {figure} |")
+        lines.append(f"| `{v.id}` | {_cell(v.claim)} | {v.kind} | {_cell(v.predicted)} | "
+                     f"{_cell(v.measured)} | {_ci_text(v.ci)} | {_MARK[v.status]} | {figure} |")
     lines += ["", "Measured: envelope = worst ratio measured/bound; slope = fitted rate; "
               "scaling = fitted exponent; ordering = ratio A/B; certificate = largest deviation.", ""]
     return atomic_write_text(out_dir / "report.md", "\n".join(lines))

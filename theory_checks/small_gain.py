@@ -404,7 +404,7 @@ def timescale_band(mu: Any, L: Any, alpha: float = 0.0) -> tuple[float, float]:
     P = m1 * m2
     if m1 <= 0 or m2 <= 0 or P <= l12 * l21:
         return (math.nan, math.nan)
-    if l21 == 0:
+    if l21**2 == 0.0:  # L21 = 0, or so small that L21² underflows: the limit of the formula
         return (l12**2 / (4.0 * P), math.inf)
     base = 2.0 * P - l12 * l21
     radical = 2.0 * math.sqrt(P * (P - l12 * l21))

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from convlab.methods.base import Method, make_method
+from convlab.methods.halpern import HalpernState, anchored_init
 from convlab.validate import require_in_range, require_int, validate_step_size
 
 __all__ = ["EGState", "eg", "EAGState", "eag", "VREGState", "vr_eg"]
@@ -70,16 +71,8 @@ def eg(step_size: Any) -> Method:
 
 
 # --- EAG ----------------------------------------------------------------------------------------
-class EAGState(NamedTuple):
-    """State of :func:`eag`: ``count``, ``params`` and the ``anchor`` u_0."""
-
-    count: jax.Array
-    params: jax.Array
-    anchor: jax.Array
-
-
-def _eag_init(method: Method, params: jax.Array) -> EAGState:
-    return EAGState(count=jnp.zeros((), jnp.int32), params=params, anchor=params)
+EAGState = HalpernState
+"""State of :func:`eag`: ``count``, ``params`` and the ``anchor`` u_0 (Halpern's state)."""
 
 
 def _eag_step(method: Method, key: jax.Array, state: EAGState, problem: Any):
@@ -116,7 +109,7 @@ def eag(step_size: Any) -> Method:
       Yoon & Ryu, "Accelerated algorithms for smooth convex-concave minimax problems with
       O(1/k²) rate on squared gradient norm", ICML 2021.
     """
-    return make_method("eag", _eag_init, _eag_step, validate=validate_step_size, step_size=step_size)
+    return make_method("eag", anchored_init, _eag_step, validate=validate_step_size, step_size=step_size)
 
 
 # --- VR-EG --------------------------------------------------------------------------------------

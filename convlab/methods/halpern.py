@@ -15,7 +15,7 @@ from convlab.methods.base import Method, make_method
 from convlab.problem import oracle_cost
 from convlab.validate import validate_step_size
 
-__all__ = ["HalpernState", "halpern"]
+__all__ = ["HalpernState", "anchored_init", "halpern"]
 
 
 class HalpernState(NamedTuple):
@@ -26,7 +26,8 @@ class HalpernState(NamedTuple):
     anchor: Any
 
 
-def _init(method: Method, params: Any) -> HalpernState:
+def anchored_init(method: Method, params: Any) -> HalpernState:
+    """Initial state of an anchored method (Halpern, EAG, inexact Halpern): anchor = x_0."""
     return HalpernState(count=jnp.zeros((), jnp.int32), params=params, anchor=params)
 
 
@@ -59,4 +60,4 @@ def halpern(step_size: Any = 1.0) -> Method:
       Halpern, "Fixed points of nonexpanding maps", Bull. AMS 1967; Lieder, "On the convergence
       rate of the Halpern-iteration", Optim. Lett. 2021.
     """
-    return make_method("halpern", _init, _step, validate=validate_step_size, step_size=step_size)
+    return make_method("halpern", anchored_init, _step, validate=validate_step_size, step_size=step_size)

@@ -10,27 +10,20 @@ residual-vs-epochs figures of ``theory_checks.monotone``.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
 from convlab.methods.base import Method, make_method
+from convlab.methods.halpern import HalpernState, anchored_init
 from convlab.validate import require_in_range, require_int, require_positive, validate_step_size
 
 __all__ = ["InexactHalpernState", "inexact_halpern"]
 
 
-class InexactHalpernState(NamedTuple):
-    """State of :func:`inexact_halpern`: ``count``, ``params`` (u_k) and the ``anchor`` u_0."""
-
-    count: jax.Array
-    params: jax.Array
-    anchor: jax.Array
-
-
-def _init(method: Method, params: jax.Array) -> InexactHalpernState:
-    return InexactHalpernState(count=jnp.zeros((), jnp.int32), params=params, anchor=params)
+InexactHalpernState = HalpernState
+"""State of :func:`inexact_halpern`: ``count``, ``params`` (u_k) and the ``anchor`` u_0."""
 
 
 def _inner_steps(method: Method, k: jax.Array, n: int, dtype: Any) -> jax.Array:
@@ -120,5 +113,5 @@ def inexact_halpern(step_size: Any, inner_step: Any, *, inner_factor: Any = 0.05
     hparams = {"step_size": step_size, "inner_step": inner_step, "inner_factor": inner_factor}
     if refresh_prob is not None:
         hparams["refresh_prob"] = refresh_prob
-    return make_method("inexact_halpern", _init, _step, validate=_validate,
+    return make_method("inexact_halpern", anchored_init, _step, validate=_validate,
                        options={"batch_size": batch_size}, **hparams)

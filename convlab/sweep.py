@@ -11,12 +11,20 @@ The flat batch axis is what scales: with several devices it is sharded over all 
 (``jax.sharding.Mesh`` + ``NamedSharding``, padded to a multiple of the device count; results
 equal the single-device ones), and with ``chunk_size`` it is run in chunks of that many runs
 through the same compiled program (results moved to host memory after each chunk, a progress
-bar per chunk), for sweeps whose traces do not fit in device memory at once.
+bar per chunk), for sweeps whose traces do not fit in device memory at once. By default
+(``chunk_size="auto"``) the chunk size is chosen from the results' size, read off the abstract
+evaluation of the compiled program (no extra compilation), against a quarter of the first
+device's memory (:func:`memory_budget`).
+
+Several hosts (``jax.distributed.initialize``): ``sweep`` shards over this process's own devices
+only; each process runs its share of the seeds (``keys[host_slice(len(keys))]``), saves it to its
+own ``Store`` root, and the roots are merged with ``Store.merge_from`` (README, "Scaling out").
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any, Callable, Mapping
 
 import jax
@@ -28,7 +36,7 @@ from convlab import progress as progress_lib
 from convlab.run import validate_key
 from convlab.validate import require_int
 
-__all__ = ["sweep", "grid_points"]
+__all__ = ["sweep", "grid_points", "host_slice", "memory_budget", "auto_chunk_size"]
 
 MakeRun = Callable[[jax.Array, dict[str, jax.Array]], Any]
 
@@ -77,8 +85,8 @@ def _pad_to(tree: Any, size: int) -> Any:
 
 
 def _batch_sharding() -> NamedSharding | None:
-    """Sharding of the flat batch axis over every device (``None`` with a single device)."""
-    devices = jax.devices()
+    """Sharding of the flat batch axis over this process's devices (``None`` with one device)."""
+    devices = jax.local_devices()
     if len(devices) == 1:
         return None
     return NamedSharding(Mesh(np.array(devices), ("batch",)), PartitionSpec("batch"))
@@ -95,8 +103,49 @@ def _run_batch(fn: Callable, keys: jax.Array, values: tuple, data: Any, size: in
     return jax.tree.map(lambda x: x[:count], out)
 
 
+MEMORY_FRACTION = 0.25  # of the first device's memory that a sweep's results may take at once
+
+
+def memory_budget() -> int:
+    """Bytes a sweep's results may occupy at once: a quarter of the first local device's memory.
+
+    Accelerators report their memory (``memory_stats()["bytes_limit"]``); for a CPU device it is
+    the host's physical memory.
+    """
+    stats = jax.local_devices()[0].memory_stats() or {}
+    total = stats.get("bytes_limit") or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return int(total * MEMORY_FRACTION)
+
+
+def auto_chunk_size(result_bytes: int, total: int, budget: int, multiple: int = 1) -> int | None:
+    """Runs per chunk so that a chunk's results (``result_bytes`` for all ``total`` runs) fit
+    ``budget``; ``None`` when everything fits at once. Rounded down to ``multiple`` (the device
+    count), at least ``multiple``."""
+    if result_bytes <= budget:
+        return None
+    per_run = result_bytes / total
+    return max(multiple, int(budget // per_run) // multiple * multiple)
+
+
+def host_slice(count: int) -> slice:
+    """This process's contiguous share of ``count`` items (seeds) in a multi-host sweep.
+
+    Process ``i`` of ``P`` (``jax.process_index()``, ``jax.process_count()``) gets items
+    ``[i * count // P, (i + 1) * count // P)``: disjoint shares covering all items. With a single
+    process it is everything.
+    """
+    count = require_int("count", count, minimum=0)
+    index, processes = jax.process_index(), jax.process_count()
+    return slice(index * count // processes, (index + 1) * count // processes)
+
+
+def _result_bytes(fn: Callable, keys: jax.Array, values: tuple, data: Any) -> int:
+    shapes = jax.eval_shape(fn, keys, values, data)
+    return sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(shapes))
+
+
 def sweep(make_run: MakeRun, keys: jax.Array, grid: Mapping[str, Any] | None = None, *,
-          data: Any = None, chunk_size: int | None = None, progress: bool = False) -> Any:
+          data: Any = None, chunk_size: int | str | None = "auto", progress: bool = False) -> Any:
     """Run ``make_run`` for every (grid point, seed) in one compiled call.
 
     Args:
@@ -108,7 +157,8 @@ def sweep(make_run: MakeRun, keys: jax.Array, grid: Mapping[str, Any] | None = N
       data: optional pytree shared by all runs (e.g. a problem): then ``make_run(key, hparams,
         data)`` is called, and a new ``data`` of the same shapes reuses the compiled program.
       chunk_size: run the flat batch of ``G * S`` runs in chunks of this many (one compiled
-        program; results gathered as NumPy arrays); ``None``: all at once.
+        program; results gathered as NumPy arrays); ``None``: all at once; ``"auto"`` (default):
+        all at once if the results fit :func:`memory_budget`, else chunks that do.
       progress: show a progress bar (fed by ``run``'s in-loop callback, or per chunk).
 
     Returns:
@@ -121,16 +171,21 @@ def sweep(make_run: MakeRun, keys: jax.Array, grid: Mapping[str, Any] | None = N
     points = grid_points(grid)
     num_seeds, num_points = keys.shape[0], (len(next(iter(points.values()))) if points else 1)
     total = num_seeds * num_points
-    if chunk_size is not None:
+    if chunk_size is not None and not (isinstance(chunk_size, str) and chunk_size == "auto"):
         chunk_size = min(require_int("chunk_size", chunk_size, minimum=1), total)
     # flat batch index b = g * S + s
     batch_keys = jnp.tile(keys, num_points)
     batch_values = tuple(jnp.repeat(jnp.asarray(v), num_seeds) for v in points.values())
-    num_devices = len(jax.devices())
+    num_devices = len(jax.local_devices())
     round_up = lambda n: -(-n // num_devices) * num_devices
     shape = tuple(len(v) for v in grid.values()) + (num_seeds,)
     reshape = lambda x: x.reshape(shape + x.shape[1:])
-    if chunk_size is None or chunk_size == total:
+    if chunk_size == "auto":
+        whole = _compiled_sweep(make_run, tuple(points), bool(progress), data is not None)
+        padded = _pad_to((batch_keys, batch_values), round_up(total))
+        chunk_size = auto_chunk_size(_result_bytes(whole, *padded, data), round_up(total),
+                                     memory_budget(), num_devices)
+    if chunk_size is None or chunk_size >= total:
         fn = _compiled_sweep(make_run, tuple(points), bool(progress), data is not None)
         with progress_lib.active(100, f"sweep x{total}", enabled=progress):
             out = jax.block_until_ready(_run_batch(fn, batch_keys, batch_values, data, round_up(total)))

@@ -1,6 +1,9 @@
 """Unit tests of ``convlab.sweep``: axes, vmap = loop, divergence isolation, validation, no
 recompilation."""
 
+import os
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,6 +11,8 @@ import pytest
 
 import convlab
 from convlab.sweep import grid_points
+
+sweep_module = sys.modules["convlab.sweep"]  # the name convlab.sweep is the function
 from toy_problems import count_compiles, make_quadratic, noisy_gd, quadratic_from
 
 NUM_STEPS, RECORD_EVERY = 24, 6
@@ -218,6 +223,69 @@ def test_chunked_sweep_compiles_once_and_shows_a_bar_per_chunk(swept, capsys):
         convlab.sweep(make_run, keys, GRID, chunk_size=7, progress=True)
     assert compiles[0] == 0
     assert "in chunks of 7" in capsys.readouterr().err
+
+
+def test_auto_chunking_splits_a_sweep_too_big_for_the_budget(swept, monkeypatch, capsys):
+    keys, whole = swept
+    one_run = sum(leaf.nbytes for leaf in jax.tree.leaves(jax.tree.map(lambda x: x[0, 0, 0], whole)))
+    monkeypatch.setattr(sweep_module, "memory_budget", lambda: 5 * one_run)  # room for 5 runs
+    auto = convlab.sweep(make_run, keys, GRID, progress=True)
+    assert "in chunks of 5" in capsys.readouterr().err
+    assert isinstance(auto.k, np.ndarray)  # gathered on the host chunk by chunk
+    assert_trace_close(auto, whole, rtol=1e-14)
+
+
+def test_auto_chunking_runs_at_once_when_the_results_fit(swept, capsys):
+    keys, whole = swept
+    auto = convlab.sweep(make_run, keys, GRID, progress=True)
+    assert "chunks" not in capsys.readouterr().err
+    assert_trace_close(auto, whole, rtol=0)
+
+
+@pytest.mark.parametrize("result_bytes, total, budget, multiple, want", [
+    (100, 10, 100, 1, None),     # fits exactly
+    (1000, 10, 250, 1, 2),       # 100 bytes a run, room for 2
+    (1000, 10, 250, 4, 4),       # at least one run per device
+    (8000, 8, 3500, 2, 2),       # 1000 a run: 3 fit, rounded down to the device count
+])
+def test_auto_chunk_size(result_bytes, total, budget, multiple, want):
+    assert sweep_module.auto_chunk_size(result_bytes, total, budget, multiple) == want
+
+
+def test_memory_budget_is_a_fraction_of_real_memory():
+    budget = sweep_module.memory_budget()
+    assert 0 < budget < os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+@pytest.mark.parametrize("count", [0, 1, 7, 64])
+@pytest.mark.parametrize("processes", [1, 2, 3, 8])
+def test_host_slices_are_disjoint_and_cover_everything(monkeypatch, count, processes):
+    monkeypatch.setattr(jax, "process_count", lambda: processes)
+    shares = []
+    for index in range(processes):
+        monkeypatch.setattr(jax, "process_index", lambda index=index: index)
+        shares.append(list(range(count))[sweep_module.host_slice(count)])
+    assert sum(shares, []) == list(range(count))
+    assert max(map(len, shares)) - min(map(len, shares)) <= 1
+
+
+def test_two_hosts_write_their_shares_and_the_merged_store_holds_the_whole_sweep(
+        swept, monkeypatch, tmp_path):
+    """The multi-host recipe of the README, with two processes simulated one after the other."""
+    keys, whole = swept
+    monkeypatch.setattr(jax, "process_count", lambda: 2)
+    for index in range(2):
+        monkeypatch.setattr(jax, "process_index", lambda index=index: index)
+        share = sweep_module.host_slice(len(keys))
+        part = convlab.sweep(make_run, keys[share], GRID)
+        convlab.Store(tmp_path / f"host{index}").save(
+            {"sweep": "test", "seeds": [share.start, share.stop]}, part)
+    merged = convlab.Store(tmp_path / "merged")
+    assert merged.merge_from(tmp_path / "host0") + merged.merge_from(tmp_path / "host1") == 2
+    parts = [merged.load({"sweep": "test", "seeds": s}) for s in ([0, 2], [2, 4])]
+    for name in whole.metrics:
+        np.testing.assert_allclose(np.concatenate([p[name] for p in parts], axis=-2),
+                                   whole[name], rtol=1e-14, atol=1e-300)
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5])

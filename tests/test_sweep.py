@@ -319,7 +319,8 @@ def test_sharded_sweep_on_four_host_devices_equals_one_device(tmp_path):
 
     out = tmp_path / "sharded.npz"
     script = _SHARDED_SCRIPT.format(tests=os.path.dirname(__file__), out=str(out))
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+           "JAX_PLATFORMS": "cpu"}  # forced host devices, also on a machine with a GPU
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     sharded = np.load(out)

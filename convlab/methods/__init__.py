@@ -1,6 +1,8 @@
 """Optimizers as optax-style factories (``Method`` pytrees), one module per method family."""
 
 from convlab.methods.base import Method, make_method
+from convlab.methods.bilevel import (BilevelPoint, BilevelState, BORepState, aid, bo_rep, ma_soba,
+                                     soba, stocbio, ttsa)
 from convlab.methods.extragradient import EAGState, EGState, VREGState, eag, eg, vr_eg
 from convlab.methods.game_dynamics import GameState, euclidean_pg, natural_pg, projected_euler, rk4
 from convlab.methods.gd import GDState, gd
@@ -16,4 +18,6 @@ __all__ = ["Method", "make_method", "gd", "GDState", "halpern", "HalpernState",
            "projected_euler", "rk4", "natural_pg", "euclidean_pg", "GameState",
            "one_step_gd", "OneStepGDState", "eg", "EGState", "eag", "EAGState", "vr_eg",
            "VREGState", "vr_halpern", "VRHalpernState", "inexact_halpern", "InexactHalpernState",
-           "subgm", "SubGMState"]
+           "subgm", "SubGMState",
+           "bo_rep", "stocbio", "ttsa", "soba", "ma_soba", "aid", "BilevelPoint", "BilevelState",
+           "BORepState"]

@@ -1,0 +1,461 @@
+"""Stochastic bilevel problems ``min_x Φ(x) = f(x, y*(x))``, ``y*(x) = argmin_y g(x, y)`` (PAPERS.md §3).
+
+Hao, Gong & Liu, "Bilevel Optimization under Unbounded Smoothness: A New Algorithm and
+Convergence Analysis", ICLR 2024 (arXiv 2401.09587): the upper level ``f`` is relaxed smooth
+(``(L0, L1)``-smooth, ``‖∇²f‖ ≤ L0 + L1‖∇f‖``: its curvature grows with its gradient, as for
+RNNs), the lower level ``g`` is ``μ``-strongly convex in ``y``, and the algorithms see only
+stochastic gradients and Hessian-vector products. Every problem here is a *finite sum*:
+``f = mean_i f_i`` over ``n_upper`` components, ``g = mean_j g_j`` over ``n_lower`` components, so a
+mini-batch is a vector of indices and the truth (``y*(x)``, ``Φ``, ``∇Φ``) is exact.
+
+Generators (the truth is known by construction):
+
+- :func:`make_synthetic` — ``f(x, y) = (1/d) Σ_i h(x_i) + (1/p) Σ_j log(1 + (y_j - c_j)²)`` with
+  ``h = cosh`` (``kind="exp"``) or ``h(u) = u⁴/4 + u²/2`` (``kind="quartic"``), and
+  ``g(x, y) = ½ (y - Bx)ᵀ Q (y - Bx)``, so ``y*(x) = Bx`` and
+  ``∇Φ(x) = h'(x)/d + Bᵀ ρ'(Bx - c)/p`` (``ρ(u) = log(1 + u²)``: nonconvex, ``|ρ'| ≤ 1``). ``f`` is
+  ``(L0, L1)``-smooth but not Lipschitz smooth in ``x`` (``cosh'' ≤ 1 + |sinh|``,
+  ``3u² + 1 ≤ 4 + 3|u³ + u|``) and Lipschitz in ``y`` — the paper's assumptions (its ``∇_y f`` is
+  bounded, here by ``1/√p``). Components: ``f_i = f + σ_f (ξ_iᵀx + ξ'_iᵀy)``,
+  ``g_j = ½ (y - Bx)ᵀ (Q + S_j)(y - Bx) + σ_g ζ_jᵀ(y - Bx)`` with ``ξ, ξ', ζ, S`` in antithetic pairs
+  (their means are exactly zero) and ``‖S_j‖ ≤ μ/2``: stochastic gradients, Hessian-vector and
+  Jacobian-vector products are all noisy, their means exact.
+- :func:`make_hyper_representation` — hyper-representation learning: ``x`` = the parameters of a
+  small recurrent network (``flax.linen`` ``SimpleCell``, tanh) mapping a sequence to its last
+  hidden state ``φ_x(s)``; ``y`` = a ridge head on ``[φ_x(s), 1]``. Lower level: ridge regression of
+  the ±1 labels on the training split, ``g_j = ½ (yᵀφ̃_j - t_j)² + (λ/2)‖y‖²`` (``μ ≥ λ``);
+  upper level: the logistic loss of the head on the validation split. ``y*(x)`` is the ridge
+  solution (a linear solve), ``∇Φ`` is automatic differentiation through it.
+- :func:`make_hyper_cleaning` — data hyper-cleaning: ``x_i`` is the logit of the weight
+  ``σ(x_i)`` of training example ``i``, a known fraction of whose labels are flipped; ``y = W``, a
+  linear classifier fitted by weighted ridge regression on one-hot targets,
+  ``g_j = ½ σ(x_j) ‖Wᵀa_j - e_{ỹ_j}‖² + (λ/2)‖W‖²`` (``μ ≥ λ``); upper level: softmax
+  cross-entropy of ``W`` on a clean validation split. ``y*(x)`` is a weighted ridge solve. The
+  recorded ``accuracy`` is the clean test accuracy of ``W = y*(x)``.
+
+Oracle protocol (what ``convlab.methods.bilevel`` uses): ``n_upper``, ``n_lower`` (static),
+``upper(x, y, idx)`` and ``lower(x, y, idx)`` — the mean of the components over the index
+vector ``idx`` (a mini-batch; the methods differentiate them with JAX: one component's
+gradient, Hessian-vector or Jacobian-vector product is one oracle call) — and the truth
+``y_star(x)``, ``phi(x)``, ``hypergradient(x)``, ``mu`` (strong convexity of ``g`` in ``y``),
+plus the starting point ``x0``, ``y0`` (``start`` = ``BilevelPoint(x0, y0)``, the iterate of
+every bilevel method). Metrics (``fn(problem, point)``) read the truth at ``point.x`` and are not
+counted as oracle calls.
+
+Backs the claims of ``theory_checks.bilevel``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from convlab.methods.bilevel import BilevelPoint
+from convlab.metrics import tree_norm
+from convlab.problem import Static, problem_dataclass
+from convlab.validate import require_in_range, require_int, require_positive
+from problems.monotone import _antithetic_signs
+
+__all__ = [
+    "SyntheticBilevel", "HyperRepresentation", "HyperCleaning",
+    "make_synthetic", "make_hyper_representation", "make_hyper_cleaning",
+    "hypergrad_norm", "upper_value", "lower_gap", "test_accuracy", "divergence_threshold",
+    "SYNTHETIC_KINDS",
+]
+
+SYNTHETIC_KINDS = ("exp", "quartic")
+
+
+# --- metrics (fn(problem, point) -> scalar; the truth, never counted as oracle calls) -------------
+def hypergrad_norm(problem: Any, point: BilevelPoint) -> jax.Array:
+    """``‖∇Φ(x)‖``, the exact hypergradient's norm at ``point.x``."""
+    return tree_norm(problem.hypergradient(point.x))
+
+
+def upper_value(problem: Any, point: BilevelPoint) -> jax.Array:
+    """``Φ(x) = f(x, y*(x))`` at ``point.x``."""
+    return problem.phi(point.x)
+
+
+def lower_gap(problem: Any, point: BilevelPoint) -> jax.Array:
+    """``‖y - y*(x)‖``: how well the method's lower iterate tracks the lower solution."""
+    return tree_norm(jax.tree.map(jnp.subtract, point.y, problem.y_star(point.x)))
+
+
+def test_accuracy(problem: Any, point: BilevelPoint) -> jax.Array:
+    """Clean test accuracy of the lower solution ``y*(x)`` (classification problems)."""
+    return problem.accuracy(point.x)
+
+
+test_accuracy.__test__ = False  # not a pytest test
+
+
+def _all_indices(n: int) -> jax.Array:
+    return jnp.arange(n)
+
+
+class _ExactTruth:
+    """``phi`` and ``hypergradient`` from ``upper`` and ``y_star`` (autodiff through the exact
+    lower solution: the implicit-function hypergradient, exactly)."""
+
+    def phi(self, x: Any) -> jax.Array:
+        return self.upper(x, self.y_star(x), _all_indices(self.n_upper))
+
+    def hypergradient(self, x: Any) -> Any:
+        return jax.grad(self.phi)(x)
+
+    @property
+    def start(self) -> BilevelPoint:
+        return BilevelPoint(self.x0, self.y0)
+
+
+# --- (a) synthetic, relaxed-smooth upper level ----------------------------------------------------
+def _h(kind: str, u: jax.Array) -> jax.Array:
+    return jnp.cosh(u) if kind == "exp" else 0.25 * u**4 + 0.5 * u**2
+
+
+def _h_prime(kind: str, u: jax.Array) -> jax.Array:
+    return jnp.sinh(u) if kind == "exp" else u**3 + u
+
+
+def divergence_threshold(kind: str, step_size: float, dim_x: int) -> float:
+    """Smallest ``|u|`` from which fixed-step gradient descent on the ``h(u)/d`` part overshoots
+    (``|u - η h'(u)/d| > |u|`` iff ``η h'(u)/(d u) > 2``, and ``h'(u)/u`` increases), computed by
+    bisection: from there on the coordinate's magnitude grows at every step."""
+    ratio = lambda u: float(_h_prime(kind, np.float64(u))) / u
+    target = 2.0 * dim_x / step_size
+    lo, hi = 1e-9, 1.0
+    while ratio(hi) <= target:
+        hi *= 2.0
+        if hi > 1e6:
+            return float("inf")
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if ratio(mid) <= target else (lo, mid)
+    return hi
+
+
+@problem_dataclass
+class SyntheticBilevel(_ExactTruth):
+    """Synthetic bilevel problem with ``y*(x) = Bx`` (see the module docstring).
+
+    Attributes:
+      B: ``[p, d]``; Q: ``[p, p]`` (spectrum in ``[mu, L_g]``); c: ``[p]`` targets of the upper loss.
+      xi_x, xi_y: ``[n_upper, d]``, ``[n_upper, p]`` upper noise (mean zero); sigma_f: its scale.
+      zeta, S: ``[n_lower, p]``, ``[n_lower, p, p]`` lower noise (mean zero); sigma_g.
+      x0, y0: starting point; mu, L_g: lower strong convexity / smoothness.
+      n_upper, n_lower, dim_x, dim_y, kind: static.
+    """
+
+    B: jax.Array
+    Q: jax.Array
+    c: jax.Array
+    xi_x: jax.Array
+    xi_y: jax.Array
+    sigma_f: jax.Array
+    zeta: jax.Array
+    S: jax.Array
+    sigma_g: jax.Array
+    x0: jax.Array
+    y0: jax.Array
+    mu: jax.Array
+    L_g: jax.Array
+    n_upper: Static[int]
+    n_lower: Static[int]
+    dim_x: Static[int]
+    dim_y: Static[int]
+    kind: Static[str]
+
+    def f0(self, x: jax.Array, y: jax.Array) -> jax.Array:
+        """The noiseless upper level ``(1/d) Σ h(x_i) + (1/p) Σ log(1 + (y_j - c_j)²)``."""
+        return jnp.mean(_h(self.kind, x)) + jnp.mean(jnp.log1p(jnp.square(y - self.c)))
+
+    def upper(self, x: jax.Array, y: jax.Array, idx: jax.Array) -> jax.Array:
+        noise = jnp.mean(self.xi_x[idx], axis=0) @ x + jnp.mean(self.xi_y[idx], axis=0) @ y
+        return self.f0(x, y) + self.sigma_f * noise
+
+    def lower(self, x: jax.Array, y: jax.Array, idx: jax.Array) -> jax.Array:
+        r = y - self.B @ x
+        hess = self.Q + jnp.mean(self.S[idx], axis=0)
+        return 0.5 * r @ hess @ r + self.sigma_g * jnp.mean(self.zeta[idx], axis=0) @ r
+
+    def y_star(self, x: jax.Array) -> jax.Array:
+        return self.B @ x
+
+    def hypergradient(self, x: jax.Array) -> jax.Array:
+        """Closed form ``h'(x)/d + Bᵀ ρ'(Bx - c)/p`` (equals the autodiff of ``phi``; tested)."""
+        u = self.B @ x - self.c
+        return _h_prime(self.kind, x) / self.dim_x + self.B.T @ (2.0 * u / (1.0 + u**2)) / self.dim_y
+
+    def default_metrics(self) -> dict[str, Any]:
+        return {"hypergrad_norm": hypergrad_norm, "phi": upper_value, "lower_gap": lower_gap}
+
+
+def make_synthetic(key: jax.Array, *, dim_x: int = 10, dim_y: int = 20, kind: str = "exp",
+                   n_upper: int = 256, n_lower: int = 256, sigma_f: float = 0.3,
+                   sigma_g: float = 0.3, heterogeneity: float = 0.5, mu: float = 1.0,
+                   L_g: float = 4.0, init_scale: float = 3.0) -> SyntheticBilevel:
+    """Synthetic bilevel problem with a relaxed-smooth upper level and ``y*(x) = Bx``.
+
+    Args:
+      key: PRNG key.
+      dim_x, dim_y: ``d`` and ``p`` (``B`` is ``p × d``, Gaussian with variance ``1/d``).
+      kind: ``"exp"`` (``h = cosh``) or ``"quartic"`` (``h = u⁴/4 + u²/2``).
+      n_upper, n_lower: numbers of components (antithetic pairs; an odd last one is noiseless).
+      sigma_f, sigma_g: noise scales of the upper and lower components (``>= 0``).
+      heterogeneity: ``s ∈ [0, 1]``: ``‖S_j‖ ≤ s μ/2`` (the lower Hessian noise).
+      mu, L_g: spectrum of ``Q`` (log-spaced in ``[mu, L_g]``), ``0 < mu <= L_g``.
+      init_scale: ``‖x0‖_∞``: ``x0 = init_scale · (random signs)``; ``y0 = 0``.
+    """
+    d = require_int("dim_x", dim_x, minimum=1)
+    p = require_int("dim_y", dim_y, minimum=1)
+    if kind not in SYNTHETIC_KINDS:
+        raise ValueError(f"kind must be one of {SYNTHETIC_KINDS}, got {kind!r}")
+    nu = require_int("n_upper", n_upper, minimum=1)
+    nl = require_int("n_lower", n_lower, minimum=1)
+    require_positive("sigma_f", sigma_f, allow_zero=True)
+    require_positive("sigma_g", sigma_g, allow_zero=True)
+    require_in_range("heterogeneity", heterogeneity, 0.0, 1.0)
+    require_positive("mu", mu)
+    require_positive("L_g", L_g)
+    if not float(mu) <= float(L_g):
+        raise ValueError(f"mu ({mu}) must be <= L_g ({L_g})")
+    require_positive("init_scale", init_scale, allow_zero=True)
+    arrays = _synthetic_arrays(key, d, p, nu, nl, sigma_f, sigma_g, heterogeneity, mu, L_g, init_scale)
+    return SyntheticBilevel(*arrays, nu, nl, d, p, kind)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _synthetic_arrays(key, d, p, nu, nl, sigma_f, sigma_g, s, mu, L_g, init_scale):
+    kb, kq, kc, kx, ky, kz, ks, k0 = jax.random.split(key, 8)
+    B = jax.random.normal(kb, (p, d)) / jnp.sqrt(d)
+    U = jnp.linalg.qr(jax.random.normal(kq, (p, p)))[0]
+    spectrum = jnp.exp(jnp.linspace(jnp.log(mu), jnp.log(L_g), p))
+    Q = (U * spectrum[None, :]) @ U.T
+    Q = 0.5 * (Q + Q.T)
+    c = jax.random.normal(kc, (p,))
+    up, lo = _antithetic_signs(nu), _antithetic_signs(nl)
+    pairs = lambda k, n, shape: jnp.repeat(jax.random.normal(k, ((n + 1) // 2,) + shape), 2, axis=0)[:n]
+    xi_x = up[:, None] * pairs(kx, nu, (d,))
+    xi_y = up[:, None] * pairs(ky, nu, (p,))
+    zeta = lo[:, None] * pairs(kz, nl, (p,))
+    G = pairs(ks, nl, (p, p))
+    G = G + jnp.swapaxes(G, 1, 2)
+    G = G / jnp.linalg.norm(G, ord=2, axis=(1, 2))[:, None, None]
+    S = (0.5 * s * mu) * lo[:, None, None] * G
+    x0 = init_scale * jnp.sign(jax.random.normal(k0, (d,)))
+    return (B, Q, c, xi_x, xi_y, jnp.asarray(sigma_f, B.dtype), zeta, S, jnp.asarray(sigma_g, B.dtype),
+            x0, jnp.zeros((p,), B.dtype), jnp.asarray(mu, B.dtype), jnp.asarray(L_g, B.dtype))
+
+
+# --- (b) hyper-representation learning with a flax RNN ---------------------------------------------
+@functools.lru_cache(maxsize=None)
+def rnn(hidden: int, dtype: Any = jnp.float64):
+    """The representation network: a ``flax.linen`` Elman RNN (``SimpleCell``, tanh) whose
+    parameters and carry have ``dtype`` (the data's: float64 when x64 is enabled)."""
+    import flax.linen as nn
+
+    return nn.RNN(nn.SimpleCell(features=hidden, param_dtype=jnp.dtype(dtype)))
+
+
+def _features(hidden: int, params: Any, seqs: jax.Array) -> jax.Array:
+    """``[φ_x(s), 1]``: the RNN's last hidden state with a bias feature, ``[batch, hidden + 1]``."""
+    h = rnn(hidden, seqs.dtype).apply({"params": params}, seqs)[:, -1, :]
+    return jnp.concatenate([h, jnp.ones(h.shape[:1] + (1,), h.dtype)], axis=1)
+
+
+def _ridge(features: jax.Array, targets: jax.Array, weights: jax.Array, lam: jax.Array) -> jax.Array:
+    """``argmin_y mean_j w_j ½ ‖yᵀφ_j - t_j‖² + (λ/2)‖y‖²`` (``targets`` ``[n]`` or ``[n, C]``)."""
+    n = features.shape[0]
+    wf = features * weights[:, None]
+    gram = wf.T @ features / n + lam * jnp.eye(features.shape[1], dtype=features.dtype)
+    return jnp.linalg.solve(gram, wf.T @ targets / n)
+
+
+def _sequence_data(key: jax.Array, n: int, length: int, dim_in: int, w_true: jax.Array,
+                   label_noise: float) -> tuple[jax.Array, jax.Array]:
+    """Sequences with i.i.d. Gaussian steps; label = sign of a nonlinear, order-dependent score
+    (a decaying, sign-alternating sum of ``tanh(w·s_t)``), flipped with probability ``label_noise``."""
+    ks, kf = jax.random.split(key)
+    seqs = jax.random.normal(ks, (n, length, dim_in))
+    decay = (-0.8) ** jnp.arange(length - 1, -1, -1)
+    score = jnp.tanh(seqs @ w_true) @ decay
+    labels = jnp.where(score >= 0, 1.0, -1.0)
+    flip = jax.random.uniform(kf, (n,)) < label_noise
+    return seqs, jnp.where(flip, -labels, labels)
+
+
+@problem_dataclass
+class HyperRepresentation(_ExactTruth):
+    """Hyper-representation learning (see the module docstring). ``x`` is a flax params dict."""
+
+    train_seqs: jax.Array
+    train_labels: jax.Array
+    val_seqs: jax.Array
+    val_labels: jax.Array
+    test_seqs: jax.Array
+    test_labels: jax.Array
+    lam: jax.Array
+    x0: Any
+    y0: jax.Array
+    mu: jax.Array
+    n_upper: Static[int]
+    n_lower: Static[int]
+    hidden: Static[int]
+
+    def upper(self, x: Any, y: jax.Array, idx: jax.Array) -> jax.Array:
+        margins = self.val_labels[idx] * (_features(self.hidden, x, self.val_seqs[idx]) @ y)
+        return jnp.mean(jnp.logaddexp(0.0, -margins))
+
+    def lower(self, x: Any, y: jax.Array, idx: jax.Array) -> jax.Array:
+        r = _features(self.hidden, x, self.train_seqs[idx]) @ y - self.train_labels[idx]
+        return 0.5 * jnp.mean(jnp.square(r)) + 0.5 * self.lam * jnp.sum(jnp.square(y))
+
+    def y_star(self, x: Any) -> jax.Array:
+        feats = _features(self.hidden, x, self.train_seqs)
+        return _ridge(feats, self.train_labels, jnp.ones_like(self.train_labels), self.lam)
+
+    def accuracy(self, x: Any) -> jax.Array:
+        scores = _features(self.hidden, x, self.test_seqs) @ self.y_star(x)
+        return jnp.mean(jnp.where(scores >= 0, 1.0, -1.0) == self.test_labels)
+
+    def default_metrics(self) -> dict[str, Any]:
+        return {"phi": upper_value, "hypergrad_norm": hypergrad_norm, "accuracy": test_accuracy}
+
+
+def make_hyper_representation(key: jax.Array, *, n_train: int = 256, n_val: int = 256,
+                              n_test: int = 512, length: int = 8, dim_in: int = 3,
+                              hidden: int = 8, lam: float = 0.1,
+                              label_noise: float = 0.05) -> HyperRepresentation:
+    """Hyper-representation learning on synthetic sequence classification.
+
+    Args:
+      key: PRNG key (data, teacher and the RNN's initialization).
+      n_train, n_val, n_test: split sizes (lower level, upper level, accuracy).
+      length, dim_in: sequence length and input dimension.
+      hidden: RNN width (the head ``y`` has ``hidden + 1`` entries).
+      lam: ridge penalty ``λ > 0`` of the head (the lower level's strong convexity ``μ ≥ λ``).
+      label_noise: probability ``∈ [0, 0.5)`` that a label is flipped (every split).
+    """
+    ntr = require_int("n_train", n_train, minimum=2)
+    nva = require_int("n_val", n_val, minimum=1)
+    nte = require_int("n_test", n_test, minimum=1)
+    T = require_int("length", length, minimum=1)
+    din = require_int("dim_in", dim_in, minimum=1)
+    hid = require_int("hidden", hidden, minimum=1)
+    require_positive("lam", lam)
+    require_in_range("label_noise", label_noise, 0.0, 0.5, closed="left")
+    arrays = _hyper_representation_arrays(key, ntr, nva, nte, T, din, hid, lam, label_noise)
+    return HyperRepresentation(*arrays, nva, ntr, hid)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5, 6))
+def _hyper_representation_arrays(key, ntr, nva, nte, T, din, hid, lam, label_noise):
+    kw, ktr, kva, kte, kinit = jax.random.split(key, 5)
+    w_true = jax.random.normal(kw, (din,))
+    train = _sequence_data(ktr, ntr, T, din, w_true, label_noise)
+    val = _sequence_data(kva, nva, T, din, w_true, label_noise)
+    test = _sequence_data(kte, nte, T, din, w_true, 0.0)
+    x0 = rnn(hid, train[0].dtype).init(kinit, train[0][:1])["params"]
+    lam = jnp.asarray(lam, train[0].dtype)
+    return (*train, *val, *test, lam, x0, jnp.zeros((hid + 1,), lam.dtype), lam)
+
+
+# --- (c) data hyper-cleaning ------------------------------------------------------------------------
+def _gaussian_classes(key: jax.Array, n: int, means: jax.Array) -> tuple[jax.Array, jax.Array]:
+    kl, kx = jax.random.split(key)
+    labels = jax.random.randint(kl, (n,), 0, means.shape[0])
+    feats = means[labels] + jax.random.normal(kx, (n, means.shape[1]))
+    return feats, labels
+
+
+@problem_dataclass
+class HyperCleaning(_ExactTruth):
+    """Data hyper-cleaning (see the module docstring). ``x``: ``[n_train]`` weight logits."""
+
+    train_x: jax.Array
+    train_labels: jax.Array   # the corrupted labels
+    flipped: jax.Array        # 1.0 where the label was flipped
+    val_x: jax.Array
+    val_labels: jax.Array
+    test_x: jax.Array
+    test_labels: jax.Array
+    lam: jax.Array
+    x0: jax.Array
+    y0: jax.Array
+    mu: jax.Array
+    n_upper: Static[int]
+    n_lower: Static[int]
+    num_classes: Static[int]
+
+    def _onehot(self, labels: jax.Array) -> jax.Array:
+        return jax.nn.one_hot(labels, self.num_classes, dtype=self.train_x.dtype)
+
+    def upper(self, x: jax.Array, y: jax.Array, idx: jax.Array) -> jax.Array:
+        logits = self.val_x[idx] @ y
+        logp = jax.nn.log_softmax(logits, axis=1)
+        return -jnp.mean(jnp.sum(logp * self._onehot(self.val_labels[idx]), axis=1))
+
+    def lower(self, x: jax.Array, y: jax.Array, idx: jax.Array) -> jax.Array:
+        r = self.train_x[idx] @ y - self._onehot(self.train_labels[idx])
+        per_example = 0.5 * jnp.sum(jnp.square(r), axis=1)
+        return jnp.mean(jax.nn.sigmoid(x[idx]) * per_example) + 0.5 * self.lam * jnp.sum(jnp.square(y))
+
+    def y_star(self, x: jax.Array) -> jax.Array:
+        return _ridge(self.train_x, self._onehot(self.train_labels), jax.nn.sigmoid(x), self.lam)
+
+    def accuracy(self, x: jax.Array) -> jax.Array:
+        pred = jnp.argmax(self.test_x @ self.y_star(x), axis=1)
+        return jnp.mean(pred == self.test_labels)
+
+    def default_metrics(self) -> dict[str, Any]:
+        return {"phi": upper_value, "hypergrad_norm": hypergrad_norm, "accuracy": test_accuracy}
+
+
+def make_hyper_cleaning(key: jax.Array, *, n_train: int = 256, n_val: int = 128, n_test: int = 1024,
+                        dim: int = 10, num_classes: int = 3, corruption: float = 0.4,
+                        separation: float = 1.5, lam: float = 0.01) -> HyperCleaning:
+    """Data hyper-cleaning on Gaussian classes with a known fraction of flipped labels.
+
+    Args:
+      key: PRNG key.
+      n_train, n_val, n_test: split sizes (``n_train`` weights are learned; val and test are clean).
+      dim: feature dimension (a constant feature is appended).
+      num_classes: ``C >= 2``; class means are Gaussian with norm ``separation``.
+      corruption: fraction ``∈ [0, 1)`` of training labels replaced by a different random class
+        (exactly ``round(corruption · n_train)`` of them; ``flipped`` marks which).
+      separation: norm of the class means (``> 0``).
+      lam: ridge penalty ``λ > 0`` (``μ ≥ λ``).
+    """
+    ntr = require_int("n_train", n_train, minimum=2)
+    nva = require_int("n_val", n_val, minimum=1)
+    nte = require_int("n_test", n_test, minimum=1)
+    d = require_int("dim", dim, minimum=1)
+    C = require_int("num_classes", num_classes, minimum=2)
+    require_in_range("corruption", corruption, 0.0, 1.0, closed="left")
+    require_positive("separation", separation)
+    require_positive("lam", lam)
+    num_flipped = int(round(float(corruption) * ntr))
+    arrays = _hyper_cleaning_arrays(key, ntr, nva, nte, d, C, num_flipped, separation, lam)
+    return HyperCleaning(*arrays, nva, ntr, C)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5, 6))
+def _hyper_cleaning_arrays(key, ntr, nva, nte, d, C, num_flipped, separation, lam):
+    km, ktr, kva, kte, kp, ks = jax.random.split(key, 6)
+    means = jax.random.normal(km, (C, d))
+    means = separation * means / jnp.linalg.norm(means, axis=1, keepdims=True)
+    bias = lambda a: jnp.concatenate([a, jnp.ones(a.shape[:1] + (1,), a.dtype)], axis=1)
+    tr_x, tr_y = _gaussian_classes(ktr, ntr, means)
+    va_x, va_y = _gaussian_classes(kva, nva, means)
+    te_x, te_y = _gaussian_classes(kte, nte, means)
+    flipped = (jax.random.permutation(kp, ntr) < num_flipped)
+    shift = jax.random.randint(ks, (ntr,), 1, C)  # a different class, uniformly
+    noisy = jnp.where(flipped, (tr_y + shift) % C, tr_y)
+    lam = jnp.asarray(lam, tr_x.dtype)
+    return (bias(tr_x), noisy, flipped.astype(tr_x.dtype), bias(va_x), va_y, bias(te_x), te_y, lam,
+            jnp.zeros((ntr,), tr_x.dtype), jnp.zeros((d + 1, C), tr_x.dtype), lam)

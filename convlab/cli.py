@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT = 0, 1, 2
 BENCH_DIR = Path(__file__).resolve().parents[1] / "benchmarks"  # present in a source checkout
+BENCH_FORWARDED = ("--steps", "--seeds", "--step-sizes", "--repeat")
 
 
 class BadInput(Exception):
@@ -54,8 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     figures.add_argument("--out", metavar="DIR", default="convlab_figures")
 
     bench = sub.add_parser("bench", help="performance comparison (benchmarks/)")
-    bench.add_argument("--quick", action="store_true")
-    bench.add_argument("--json", metavar="FILE")
+    bench.add_argument("--quick", action="store_true", help="small step counts (minutes on a 2-core CPU)")
+    bench.add_argument("--json", metavar="FILE", help="write every benchmark's records as one JSON list")
+    bench.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks/NAME.py")
+    for option in BENCH_FORWARDED:  # passed on to every script (they all take these)
+        bench.add_argument(option, type=int, metavar="N", help="forwarded to every benchmark")
     return parser
 
 
@@ -177,18 +181,61 @@ def _figures(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    scripts = sorted(BENCH_DIR.glob("*.py")) if BENCH_DIR.is_dir() else []
+    """Run every ``benchmarks/NAME.py`` (not ``_*.py``) in this process through its
+    ``main(argv) -> record | [records]``; print a summary; write the flat list of records.
+
+    The persistent compilation cache is turned off, so ``compile_seconds`` is a compile time. A
+    benchmark that raises (e.g. its modes' final iterates disagree) becomes an ``error`` record
+    and the exit status is 1; the others still run.
+    """
+    import time
+
+    import jax
+
+    scripts = sorted(BENCH_DIR.glob("[!_]*.py")) if BENCH_DIR.is_dir() else []  # _*.py: helpers
+    if args.only:
+        unknown = sorted(set(args.only) - {p.stem for p in scripts})
+        if unknown:
+            raise BadInput(f"bench: unknown benchmark(s) {', '.join(unknown)}; "
+                           f"known: {', '.join(p.stem for p in scripts)}")
+        scripts = [p for p in scripts if p.stem in args.only]
     if not scripts:
         raise BadInput(f"bench: no benchmarks found in {BENCH_DIR} (run from a source checkout)")
-    records = []
+    jax.config.update("jax_enable_compilation_cache", False)
+    argv = ["--quick"] if args.quick else []
+    for option in BENCH_FORWARDED:
+        value = getattr(args, option[2:].replace("-", "_"))
+        argv += [] if value is None else [option, str(value)]
+    records, failed, t0 = [], False, time.perf_counter()
     for script in scripts:
-        main = runpy.run_path(str(script))["main"]
-        argv = ["--quick"] if args.quick else []
-        result = main(argv)
-        records.extend(result if isinstance(result, list) else [result])
+        try:
+            result = runpy.run_path(str(script))["main"](list(argv))
+            records.extend(result if isinstance(result, list) else [result])
+        except Exception as err:
+            traceback.print_exc()
+            failed = True
+            records.append({"name": script.stem, "error": f"{type(err).__name__}: {err}"})
+    _bench_summary(records, time.perf_counter() - t0)
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(records, indent=2) + "\n")
-    return EXIT_OK
+    return EXIT_VIOLATED if failed else EXIT_OK
+
+
+def _bench_summary(records: list[dict[str, Any]], seconds: float) -> None:
+    """One line per record: throughput, the ratios and (matrix sensing) the GEMM fraction."""
+    columns = [("sweep_steps_runs_per_second", "steps*runs/s", ".3g"),
+               ("speedup_vs_step_loop", "vs loop", ".2f"), ("speedup_vs_numpy", "vs numpy", ".2f"),
+               ("speedup_vs_torch", "vs torch", ".2f"), ("compile_seconds", "compile s", ".2f"),
+               ("recompiles_on_new_values", "recompiles", "d"), ("gemm_fraction", "gemm frac", ".2f")]
+    print(f"{'benchmark':<20}" + "".join(f"{label:>13}" for _, label, _ in columns))
+    for r in records:
+        if "error" in r:
+            print(f"{r['name']:<20}  ERROR: {r['error']}")
+            continue
+        cells = ["-" if r.get(key) is None else format(r[key], spec) for key, _, spec in columns]
+        print(f"{r['name']:<20}" + "".join(f"{cell:>13}" for cell in cells))
+    print(f"bench: {len(records)} records in {seconds:.0f}s", flush=True)
 
 
 COMMANDS = {"check": _check, "run": _run, "figures": _figures, "bench": _bench}

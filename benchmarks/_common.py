@@ -50,7 +50,7 @@ import convlab
 
 __all__ = ["TARGETS", "GEMM_TARGET", "Backend", "Reference", "Workload", "CompileCounter",
            "best_of", "make_parser", "parse", "enable_x64", "measure", "gemm_chain",
-           "print_table", "finish"]
+           "print_table", "run_script"]
 
 TARGETS = {"speedup_vs_step_loop": 10.0, "speedup_vs_numpy": 5.0}
 GEMM_TARGET = 0.6
@@ -116,10 +116,11 @@ class Workload:
     """``seeds x len(values)`` runs of ``method(h)`` on ``problem`` for ``num_steps`` steps.
 
     ``init(problem, key) -> x0`` draws a seed's start (traceable; seed key split into this key
-    and the run's key); ``info``: extra record fields (sizes, method, problem); ``companions``:
-    ``{name: fn()}`` timed alternately with the timed sweep calls (best of the same repeat,
-    recorded as ``<name>_seconds``), so a reference measurement such as the machine's GEMM rate
-    sees the same load as the sweep it is compared with.
+    and the run's key); ``title``: the table's description; ``info``: extra record fields
+    (sizes, method, problem); ``companions``: ``{name: fn()}`` timed alternately with the timed
+    sweep calls (best of the same repeat, recorded as ``<name>_seconds``), so a reference
+    measurement such as the machine's GEMM rate sees the same load as the sweep it is compared
+    with.
     """
 
     name: str
@@ -130,6 +131,7 @@ class Workload:
     seeds: int
     num_steps: int
     reference: Reference
+    title: str = ""
     rtol: float = 1e-10
     info: dict = dataclasses.field(default_factory=dict)
     companions: dict = dataclasses.field(default_factory=dict)
@@ -313,6 +315,7 @@ def _record(w, seconds, sweep, diffs, *, repeat, loop_repeat, quick) -> dict[str
         **{f"{mode}_seconds": seconds[mode] for mode in MODES},
         **{f"{mode}_steps_runs_per_second": None if seconds[mode] is None else work / seconds[mode]
            for mode in MODES},
+        "title": w.title,
         "runs": runs, "steps": w.num_steps, "seeds": w.seeds, "step_sizes": int(w.values.size),
         **w.info,
         **{f"{name}_seconds": seconds for name, seconds in sweep["companions"].items()},
@@ -365,7 +368,7 @@ def make_parser(name: str, doc: str, *, steps: int, quick_steps: int) -> argpars
     parser.add_argument("--seeds", type=int, default=8, help="seeds S (default 8)")
     parser.add_argument("--step-sizes", type=int, default=8, help="step sizes H (default 8)")
     parser.add_argument("--repeat", type=int, default=3,
-                        help="timings per mode, the best is kept (default 3; with --quick the loops run once)")
+                        help="timings per mode, the best is kept (default 3; --quick: loops once)")
     parser.set_defaults(default_steps=(steps, quick_steps))
     return parser
 
@@ -392,9 +395,9 @@ def _fmt(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def print_table(r: dict[str, Any], title: str) -> None:
+def print_table(r: dict[str, Any]) -> None:
     """The per-benchmark table: mode, seconds, steps*runs/s, time relative to the sweep."""
-    print(f"{r['name']}: {title}; {r['seeds']} seeds x {r['step_sizes']} step sizes = {r['runs']} "
+    print(f"{r['name']}: {r['title']}; {r['seeds']} seeds x {r['step_sizes']} step sizes = {r['runs']} "
           f"runs x {r['steps']} steps, float64, {r['device']}")
     print(f"all runs timed (no extrapolation); best of {r['repeat']['sweep']} (sweep), "
           f"{r['repeat']['loops']} (loops); final iterates agree to {r['max_rel_diff']:.1e} relative")
@@ -409,14 +412,35 @@ def print_table(r: dict[str, Any], title: str) -> None:
           f"(first call minus a warm call); recompiles on new values: {r['recompiles_on_new_values']}")
     for key, target in r["targets"].items():
         got = r[key]
-        print(f"{key}: {got:.2f}x (target >= {target:g}x: {'met' if got >= target else 'NOT met'})")
-    print(flush=True)
+        print(f"{key}: {got:.2f} (target >= {target:g}: {'met' if got >= target else 'NOT met'})")
 
 
-def finish(records: list[dict[str, Any]], path: str | None) -> list[dict[str, Any]]:
-    """Write ``records`` as a JSON list to ``path`` (if given); return them."""
-    if path:
-        out = pathlib.Path(path)
+def run_script(argv: Sequence[str] | None, name: str, doc: str,
+               workloads: Callable[[argparse.Namespace], Any], *, steps: int, quick_steps: int,
+               sizes: dict[str, tuple[int, str]], configure: Callable = lambda parser: None,
+               extend: Callable[[dict], dict] = lambda record: {},
+               report: Callable[[dict], str] = lambda record: "") -> list[dict[str, Any]]:
+    """A benchmark's ``main``: the common options plus ``--SIZE`` for each ``sizes[SIZE] =
+    (default, help)`` (and whatever ``configure(parser)`` adds); enable float64;
+    :func:`measure` each workload of ``workloads(args)`` (a Workload or an iterable of them,
+    built one at a time), add ``extend(record)``, print the table and ``report(record)``, write
+    the records to ``--json`` and return them."""
+    parser = make_parser(name, doc, steps=steps, quick_steps=quick_steps)
+    for size, (default, text) in sizes.items():
+        parser.add_argument(f"--{size}", type=int, default=default, help=f"{text} (default {default})")
+    configure(parser)
+    args = parse(parser, argv, positive=tuple(sizes))
+    enable_x64()
+    built = workloads(args)
+    records = []
+    for w in [built] if isinstance(built, Workload) else built:
+        record = measure(w, repeat=args.repeat, loop_repeat=args.loop_repeat, quick=args.quick)
+        record.update(extend(record))
+        print_table(record)
+        print(report(record) + "\n", flush=True)
+        records.append(record)
+    if args.json:
+        out = pathlib.Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(records, indent=2) + "\n")
     return records

@@ -56,19 +56,14 @@ def workload(args) -> _common.Workload:
     info = {"problem": "LQ game (box)", "method": "projected_euler", "dim": args.dim}
     return _common.Workload(NAME, problem, projected_euler, _init,
                             values=np.linspace(0.02, 0.18, args.step_sizes), seeds=args.seeds,
-                            num_steps=args.steps, reference=reference, info=info)
+                            num_steps=args.steps, reference=reference, info=info,
+                            title=f"projected Euler on the LQ game, dim {args.dim}, box [-1, 1]")
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Run the benchmark, print the table and return the records (written with ``--json``)."""
-    parser = _common.make_parser(NAME, __doc__, steps=500, quick_steps=100)
-    parser.add_argument("--dim", type=int, default=64, help="total dimension, even (default 64)")
-    args = _common.parse(parser, argv, positive=("dim",))
-    _common.enable_x64()
-    record = _common.measure(workload(args), repeat=args.repeat, loop_repeat=args.loop_repeat,
-                             quick=args.quick)
-    _common.print_table(record, f"projected Euler on the LQ game, dim {args.dim}, box [-1, 1]")
-    return _common.finish([record], args.json)
+    return _common.run_script(argv, NAME, __doc__, workload, steps=500, quick_steps=100,
+                              sizes={"dim": (64, "total dimension, even")})
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ Measures two DESIGN.md performance targets on the matrix sensing family (PAPERS.
   per-step jitted calls, and >= 5x a NumPy loop, at S*H >= 64".
 
 Workload: ``problems.matrix_sensing.make_symmetric_sensing`` at paper size ``n = 50, r = 3``,
-``k in {3, 5, 10}`` (one record each; ``--quick``: ``k = 10`` only), ``m = 2000`` Gaussian measurements (the size the matrix
-sensing claims use; RIP needs ``m`` of order ``n r``), init scale ``alpha = 0.1``; plain
+``k in {3, 5, 10}`` (one record each; ``--quick``: ``k = 10`` only), ``m = 2000`` Gaussian
+measurements (the size the matrix sensing claims use; RIP needs ``m`` of order ``n r``), init
+scale ``alpha = 0.1``; plain
 ``convlab.gd`` with step sizes ``linspace(0.02, 0.2, H)`` (``sigma_1 = 1``; the claims use 0.1);
 8 seeds (``X_0`` drawn by ``problem.init``) x 8 step sizes = 64 runs. The problem goes to
 ``convlab.sweep`` as ``data=`` (shared, not vmapped), so the batched step's two products with
@@ -41,7 +42,7 @@ from __future__ import annotations
 
 import pathlib
 import sys
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -89,7 +90,8 @@ def workload(args, k: int) -> _common.Workload:
     return _common.Workload(f"{NAME}_k{k}", problem, convlab.gd, _init,
                             values=np.linspace(0.02, 0.2, args.step_sizes), seeds=args.seeds,
                             num_steps=args.steps, reference=reference, rtol=1e-9, info=info,
-                            companions=companions)
+                            companions=companions,
+                            title=f"GD on symmetric matrix sensing, n={args.n} r={args.r} k={k} m={args.m}")
 
 
 def gemm_fields(r: dict[str, Any]) -> dict[str, Any]:
@@ -99,37 +101,28 @@ def gemm_fields(r: dict[str, Any]) -> dict[str, Any]:
     gemm = {name: 4.0 * b * m * N * r["gemm_reps"] / r[f"gemm_{name}_seconds"] for name in ("f64", "f32")}
     flops = r["flops_per_step"] * r["steps"] * r["runs"] / r["sweep_seconds"]
     return {"sweep_flops": flops, "gemm_fraction": flops / gemm["f64"], "gemm_f64_flops": gemm["f64"],
-            "gemm_f32_flops": gemm["f32"], "gemm_target": _common.GEMM_TARGET}
+            "gemm_f32_flops": gemm["f32"], "targets": {**r["targets"], "gemm_fraction": _common.GEMM_TARGET}}
 
 
-def _print_gemm(r: dict[str, Any]) -> None:
-    met = "met" if r["gemm_fraction"] >= r["gemm_target"] else "NOT met"
-    print(f"{r['name']}: sweep {r['sweep_flops'] / 1e9:.1f} GFLOP/s = {r['gemm_fraction']:.2f} of "
-          f"float64 GEMM {r['gemm_f64_flops'] / 1e9:.1f} GFLOP/s (target >= {r['gemm_target']:g}: "
-          f"{met}); float32 GEMM {r['gemm_f32_flops'] / 1e9:.1f} GFLOP/s\n", flush=True)
+def gemm_line(r: dict[str, Any]) -> str:
+    return (f"sweep {r['sweep_flops'] / 1e9:.1f} GFLOP/s; GEMM {r['gemm_shape']}: float64 "
+            f"{r['gemm_f64_flops'] / 1e9:.1f} GFLOP/s, float32 {r['gemm_f32_flops'] / 1e9:.1f} GFLOP/s")
+
+
+def workloads(args) -> Iterator[_common.Workload]:
+    """One workload per factor width ``k`` (built when measured)."""
+    for k in args.k or ([10] if args.quick else [3, 5, 10]):
+        yield workload(args, k)
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Run the benchmark, print the tables and return the records (written with ``--json``)."""
-    parser = _common.make_parser(NAME, __doc__, steps=50, quick_steps=20)
-    parser.add_argument("--n", type=int, default=50, help="M* is n x n (default 50, paper size)")
-    parser.add_argument("--r", type=int, default=3, help="rank of M* (default 3)")
-    parser.add_argument("--k", type=int, nargs="+",
-                        help="factor widths, one record each (default 3 5 10; quick 10)")
-    parser.add_argument("--m", type=int, default=2000, help="measurements (default 2000)")
-    args = _common.parse(parser, argv, positive=("n", "r", "m"))
-    args.k = args.k or ([10] if args.quick else [3, 5, 10])
-    _common.enable_x64()
-    records = []
-    for k in args.k:
-        record = _common.measure(workload(args, k), repeat=args.repeat,
-                                 loop_repeat=args.loop_repeat, quick=args.quick)
-        record.update(gemm_fields(record))
-        _common.print_table(record, f"GD on symmetric matrix sensing, n={args.n} r={args.r} "
-                                    f"k={k} m={args.m}")
-        _print_gemm(record)
-        records.append(record)
-    return _common.finish(records, args.json)
+    add_k = lambda parser: parser.add_argument(
+        "--k", type=int, nargs="+", help="factor widths, one record each (default 3 5 10; quick 10)")
+    return _common.run_script(argv, NAME, __doc__, workloads, steps=50, quick_steps=20,
+                              sizes={"n": (50, "M* is n x n"), "r": (3, "rank of M*"),
+                                     "m": (2000, "measurements")},
+                              configure=add_k, extend=gemm_fields, report=gemm_line)
 
 
 if __name__ == "__main__":

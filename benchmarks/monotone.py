@@ -74,21 +74,16 @@ def workload(args) -> _common.Workload:
             "dim": args.dim, "n_components": args.components}
     return _common.Workload(NAME, problem, eg, _init,
                             values=np.linspace(0.1, 0.9, args.step_sizes) / float(problem.L),
-                            seeds=args.seeds, num_steps=args.steps, reference=reference, info=info)
+                            seeds=args.seeds, num_steps=args.steps, reference=reference, info=info,
+                            title=f"extragradient on a finite-sum matrix game, dim {args.dim} per "
+                                  f"player, {args.components} components")
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Run the benchmark, print the table and return the records (written with ``--json``)."""
-    parser = _common.make_parser(NAME, __doc__, steps=500, quick_steps=100)
-    parser.add_argument("--dim", type=int, default=100, help="strategies per player (default 100)")
-    parser.add_argument("--components", type=int, default=16, help="finite-sum components (default 16)")
-    args = _common.parse(parser, argv, positive=("dim", "components"))
-    _common.enable_x64()
-    record = _common.measure(workload(args), repeat=args.repeat, loop_repeat=args.loop_repeat,
-                             quick=args.quick)
-    _common.print_table(record, f"extragradient on a finite-sum matrix game, dim {args.dim} per "
-                                f"player, {args.components} components")
-    return _common.finish([record], args.json)
+    return _common.run_script(argv, NAME, __doc__, workload, steps=500, quick_steps=100,
+                              sizes={"dim": (100, "strategies per player"),
+                                     "components": (16, "finite-sum components")})
 
 
 if __name__ == "__main__":

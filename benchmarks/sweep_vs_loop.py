@@ -75,20 +75,14 @@ def workload(args) -> _common.Workload:
     return _common.Workload(NAME, problem, convlab.gd, _init,
                             values=np.linspace(0.1, 1.9, args.step_sizes) / L, seeds=args.seeds,
                             num_steps=args.steps, reference=reference,
+                            title=f"GD on least squares, A {args.m}x{args.n}",
                             info={"problem": "least squares", "method": "gd", "shape": [args.m, args.n]})
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Run the benchmark, print the table and return the records (written with ``--json``)."""
-    parser = _common.make_parser(NAME, __doc__, steps=500, quick_steps=100)
-    parser.add_argument("--m", type=int, default=200, help="rows of A (default 200)")
-    parser.add_argument("--n", type=int, default=100, help="columns of A, the dimension (default 100)")
-    args = _common.parse(parser, argv, positive=("m", "n"))
-    _common.enable_x64()
-    record = _common.measure(workload(args), repeat=args.repeat, loop_repeat=args.loop_repeat,
-                             quick=args.quick)
-    _common.print_table(record, f"GD on least squares, A {args.m}x{args.n}")
-    return _common.finish([record], args.json)
+    return _common.run_script(argv, NAME, __doc__, workload, steps=500, quick_steps=100,
+                              sizes={"m": (200, "rows of A"), "n": (100, "columns of A, the dimension")})
 
 
 if __name__ == "__main__":

@@ -1,0 +1,21 @@
+"""Regenerate the bilevel family's figures (PAPERS.md §3: Hao, Gong & Liu, ICLR 2024, BO-REP):
+one PNG per registered claim plus the stationarity-vs-calls and applications groups.
+
+Usage::
+
+    python scripts/bilevel_figures.py [--quick] [--out DIR]
+
+The same machinery as ``convlab figures bilevel`` (which enables float64): each claim of the
+``bilevel`` family is measured, judged and drawn to ``DIR/<claim id>.png`` (min ‖∇Φ‖ vs oracle
+calls across budgets, the fixed-step divergence contrast, lower-level calls vs the period I,
+BO-REP vs baselines on hyper-representation and hyper-cleaning), and the figure groups
+``bilevel.stationarity_vs_calls.png`` (every method, log-log) and ``bilevel.applications.png``
+(vs oracle calls and vs wall-clock seconds) are written too. Nothing is plotted here.
+"""
+
+import sys
+
+from convlab.cli import figures_script
+
+if __name__ == "__main__":
+    sys.exit(figures_script(["bilevel"]))

@@ -179,10 +179,13 @@ def _step(method: Method, key: jax.Array, state: BSVRBState, problem: Any):
         t_now = t_old = H
     else:
         t_now, t_old = state.tracked[idx], state.prev_tracked[idx]
-    gy_new, hyper_new, second_new = evaluate(x, y[idx], t_now)
-    if vr:
-        gy_old, hyper_old, second_old = evaluate(state.prev_params.x, state.prev_params.y[idx], t_old)
+    if vr:  # both points in one vmapped evaluation (one traced copy of the oracles)
+        both = jax.vmap(evaluate)(jnp.stack([x, state.prev_params.x]),
+                                  jnp.stack([y[idx], state.prev_params.y[idx]]), jnp.stack([t_now, t_old]))
+        (gy_new, hyper_new, second_new), (gy_old, hyper_old, second_old) = (
+            jax.tree.map(lambda a: a[0], both), jax.tree.map(lambda a: a[1], both))
     else:
+        gy_new, hyper_new, second_new = evaluate(x, y[idx], t_now)
         gy_old, hyper_old, second_old = gy_new, hyper_new, second_new
     s = msvr_update(state.grad_y[idx], gy_new, gy_old, alpha, gamma)
     # STORM hypergradient with warm-up weight max(beta, 1/(t+1)); the baseline takes G as is

@@ -58,12 +58,23 @@ abstract gives the bound, the official code gives the updates and ``γ``]
   variance stays below ε along the way, so the counts follow ``1/η`` — the speedup is real only
   if the estimators keep up (the non-variance-reduced baseline with the same steps never reaches
   ε at ``B = 1``: the figure shows it, the tests use it as a negative control).
-- Constants ``K_η = 4``, ``K_y = 4``, ``K_a = 39`` (``α = β = 0.5`` at the grid's largest
-  ``1/D`` = 8, ``η = 0.32`` there) were set once from the problem's scale (``L_g ≈ 3``) and
-  never adjusted after measuring.
+- Constants ``K_η = 4``, ``K_y = 4``, ``K_a = 78`` (``α = β = 0.5`` at the grid's largest
+  ``1/D`` = 8, ``η = 0.32`` there) were set once from the problem's scale (``L_g ≈ 3``) and a
+  pilot at one size (whose only change was halving ``K_a`` so that the top point still
+  averages, α < 1); they were not adjusted to the exponents.
 
-Numbers (quick size, 6 seeds, ``ε_rel = 0.01``, float64, this 2-core CPU) are in the verdict's
-details and the README; the pilot run measured B-exponent -0.53 and I-exponent -1.43.
+Measured (quick size: m = 16, dim_x = 4, dim_y = 8, 4 seeds, ``ε_rel = 0.01``, float64, 2-core
+CPU, ~65 s of which ~4 s per compiled (I, B)):
+
+- B-grid (I = m = 16, B = 1, 4, 16, 64): mean iterations 1192, 486, 230, 109; exponent
+  **-0.572**, 95% CI [-0.594, -0.548], predicted -0.500: holds (margin 0.078). The excess
+  -0.07 is the discreteness of the steps: ``η·T`` falls from 48 at η = 0.04 (B = 1) to 35 at
+  η = 0.32 (B = 64) — larger steps use their length a little more efficiently on this problem.
+- I-grid (B = 256, I = 1, 2, 4, 8 < m = 16): 13515, 4997, 1929, 664; exponent **-1.442**
+  [-1.485, -1.399], predicted -1.451: holds.
+- Non-VR baseline with the same steps (B-grid ends): never reaches ε at B = 1 (its noise floor
+  ≈ 2.3 ε), 109 iterations at B = 64 (where α = 0.5 and the noise is small either way).
+- Counts are quantized by ≤ 0.9% (record spacing / count); no run diverged.
 
 Figures
 -------

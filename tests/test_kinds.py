@@ -5,6 +5,7 @@ import pytest
 
 from convlab.rates import RateFit
 from theory_checks import kinds
+from theory_checks.verdict import Verdict
 
 
 def _fit(rate, lo, hi, kind="linear"):
@@ -77,3 +78,26 @@ def test_certificate_sound_and_exact():
     assert kinds.certificate([0.31], [0.3], relation="==", tol=1e-8, predicted="").status == "violated"
     with pytest.raises(ValueError, match="relation"):
         kinds.certificate([0.3], [0.3], relation="<", tol=0.0, predicted="")
+
+
+@pytest.mark.parametrize("statuses, want", [
+    (["holds", "holds"], "holds"),
+    (["holds", "inconclusive"], "inconclusive"),
+    (["inconclusive", "violated", "holds"], "violated"),
+])
+def test_worst_status(statuses, want):
+    assert kinds.worst_status(statuses) == want
+
+
+def test_combine_keeps_the_primary_measurement_and_the_smallest_margin():
+    a = Verdict("holds", "p", 1.0, (0.9, 1.1), 0.5, {})
+    b = Verdict("violated", "q", 2.0, (1.8, 2.2), -0.2, {"why": "x"})
+    out = kinds.combine({"a": a, "b": b}, "a")
+    assert (out.status, out.measured, out.ci, out.margin) == ("violated", 1.0, (0.9, 1.1), -0.2)
+    assert out.details["b"]["why"] == "x"
+
+
+def test_mean_fit_ci_brackets_the_mean():
+    fit = kinds.mean_fit(np.array([1.0, 2.0, 3.0, 4.0]))
+    assert fit.rate == 2.5 and fit.ci_low < 2.5 < fit.ci_high
+    assert kinds.mean_fit(np.array([7.0])).ci_low == 7.0

@@ -9,7 +9,8 @@ import importlib
 from theory_checks.registry import claims, families
 from theory_checks.verdict import Claim, Verdict
 
-FAMILY_MODULES = ("classical", "matrix_sensing", "robust_recovery", "monotone", "small_gain", "bilevel")
+FAMILY_MODULES = ("classical", "matrix_sensing", "robust_recovery", "monotone", "small_gain",
+                  "bilevel", "bilevel_multiblock")
 
 for _module in FAMILY_MODULES:
     importlib.import_module(f"theory_checks.{_module}")

@@ -98,7 +98,6 @@ from convlab import plots
 from convlab.methods.multiblock_bilevel import blockwise_sgd_bilevel, bsvrb_v2
 from problems import bilevel_multiblock as problems
 from theory_checks import kinds
-from theory_checks.monotone import _combine, _mean_fit
 from theory_checks.registry import register, register_figures
 from theory_checks.verdict import Claim, Verdict
 
@@ -220,13 +219,13 @@ def measure(quick: bool) -> dict[str, Any]:
 
 
 def _scaling(values: np.ndarray, iterations: np.ndarray, exponent: float) -> Verdict:
-    return kinds.scaling(values, [_mean_fit(row) for row in iterations], exponent, TOL)
+    return kinds.scaling(values, [kinds.mean_fit(row) for row in iterations], exponent, TOL)
 
 
 def judge(ev: dict[str, Any]) -> Verdict:
     verdicts = {"B": _scaling(ev["B"], ev["iters_B"], ev["predicted_B"]),
                 "I": _scaling(ev["I"], ev["iters_I"], ev["predicted_I"])}
-    verdict = _combine(verdicts, "B")
+    verdict = kinds.combine(verdicts, "B")
     verdict.details.update({
         "tolerance": TOL, "quantization": ev["quantization"], "diverged_runs": ev["diverged"],
         "mean_iterations_B": ev["iters_B"].mean(axis=1).tolist(),

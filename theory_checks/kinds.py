@@ -23,7 +23,8 @@ import numpy as np
 from convlab.rates import RateFit
 from theory_checks.verdict import Verdict
 
-__all__ = ["envelope", "slope", "scaling", "ordering", "certificate", "band_status"]
+__all__ = ["envelope", "slope", "scaling", "ordering", "certificate", "band_status", "mean_fit",
+           "worst_status", "combine"]
 
 
 def band_status(value: float, ci: tuple[float, float], predicted: float, tol: float) -> str:
@@ -150,3 +151,38 @@ def certificate(certified: Any, true: Any, *, relation: str, tol: float, predict
     ok = np.isfinite(measured) and measured <= tol
     return Verdict("holds" if ok else "violated", predicted, measured, None, tol - measured,
                    {"relation": relation, "tolerance": tol, "num_points": int(certified.size)})
+
+
+def mean_fit(values: np.ndarray, *, num_bootstrap: int = 2000, seed: int = 0) -> RateFit:
+    """The mean of ``values`` (one per seed) with a bootstrap 95% CI, as a RateFit for
+    :func:`scaling` (``rate`` = the mean)."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    mean = float(values.mean())
+    if values.size > 1 and np.all(np.isfinite(values)):
+        rng = np.random.default_rng(seed)
+        boot = values[rng.integers(0, values.size, (num_bootstrap, values.size))].mean(axis=1)
+        lo, hi = (float(q) for q in np.quantile(boot, [0.025, 0.975]))
+    else:
+        lo = hi = mean
+    return RateFit("power", mean, lo, hi, float("nan"), (0.0, 0.0), float("nan"), values.size,
+                   values.size, 0)
+
+
+def worst_status(statuses: Sequence[str]) -> str:
+    """The status of a claim made of parts: violated if any part is, else inconclusive if any
+    part is not ``holds``, else holds."""
+    if "violated" in statuses:
+        return "violated"
+    return "holds" if all(s == "holds" for s in statuses) else "inconclusive"
+
+
+def combine(verdicts: dict[str, Verdict], primary: str) -> Verdict:
+    """One verdict from several named parts (:func:`worst_status`); ``measured``/``ci`` from the
+    ``primary`` part, the smallest margin, every part in ``details``."""
+    main = verdicts[primary]
+    details = {name: {"status": v.status, "predicted": v.predicted, "measured": v.measured,
+                      "ci": v.ci, "margin": v.margin, **v.details} for name, v in verdicts.items()}
+    margin = float(min(v.margin for v in verdicts.values()))
+    predicted = "; ".join(f"{name}: {v.predicted}" for name, v in verdicts.items())
+    return Verdict(worst_status([v.status for v in verdicts.values()]), predicted, main.measured,
+                   main.ci, margin, details)

@@ -371,13 +371,6 @@ def _fit_record(fit: convlab.RateFit | None) -> dict[str, Any] | None:
             "window": list(fit.window), "num_seeds": fit.num_seeds, "num_excluded": fit.num_excluded}
 
 
-def _combine(statuses: list[str]) -> str:
-    """All parts must hold; any violated part violates the claim; otherwise inconclusive."""
-    if "violated" in statuses:
-        return "violated"
-    return "holds" if all(s == "holds" for s in statuses) else "inconclusive"
-
-
 def _drift_status(verdict: str, *, want: str) -> str:
     """A drift-test verdict as a claim status: ``want`` holds, the other law violates."""
     if verdict == want:
@@ -420,7 +413,7 @@ def judge_linear(ev: dict[str, Any]) -> Verdict:
         return Verdict("violated", predicted, fit.rate, None, float("nan"),
                        {**details, "reason": "no finite run to fit (diverged)"})
     rate_status = ("holds" if fit.ci_low > 0 else "violated" if fit.ci_high <= 0 else "inconclusive")
-    status = _combine([rate_status, _drift_status(drift["verdict"], want="linear")])
+    status = kinds.worst_status([rate_status, _drift_status(drift["verdict"], want="linear")])
     return Verdict(status, predicted, fit.rate, (fit.ci_low, fit.ci_high), fit.ci_low, details)
 
 
@@ -470,7 +463,7 @@ def judge_sublinear(ev: dict[str, Any]) -> Verdict:
     rejects a linear rate; violated: the exponent's CI misses the band OR the decay is linear."""
     slope = kinds.slope(ev["fit"], 1.0, POWER_TOL, what="power-law exponent of ||XXᵀ - M*||_F")
     drift = ev["drift"]
-    status = _combine([slope.status, _drift_status(drift["verdict"], want="sublinear")])
+    status = kinds.worst_status([slope.status, _drift_status(drift["verdict"], want="sublinear")])
     details = {**slope.details, "exponent_status": slope.status, "drift": drift}
     return Verdict(status, "error ~ c/t: power exponent 1 (±0.1), linear fit rejected",
                    slope.measured, slope.ci, slope.margin, details)
@@ -542,7 +535,7 @@ def _scaling_with_drift(ev: dict[str, Any], exponent: float) -> tuple[Verdict, s
         return (Verdict("inconclusive", exponent, float("nan"), None, float("nan"),
                         {"reason": f"no fit window for α = {missing}"}), "inconclusive")
     scaling = kinds.scaling(ev["alphas"], [f["fit"] for f in ev["fits"]], exponent, RATE_EXPONENT_TOL)
-    drift = _combine([_drift_status(f["drift"]["verdict"], want="linear") for f in ev["fits"]])
+    drift = kinds.worst_status([_drift_status(f["drift"]["verdict"], want="linear") for f in ev["fits"]])
     return scaling, drift
 
 
@@ -551,7 +544,7 @@ def judge_alpha_scaling(ev: dict[str, Any]) -> Verdict:
     rule, kinds.scaling) AND every α's decay passes the drift test as linear; violated if the
     exponent's CI misses the band or some α's decay is sublinear."""
     scaling, drift = _scaling_with_drift(ev, 2.0)
-    status = _combine([scaling.status, drift])
+    status = kinds.worst_status([scaling.status, drift])
     details = {**scaling.details, "exponent_status": scaling.status, "linearity_status": drift,
                "per_alpha": _per_alpha_details(ev)}
     eta = ev.get("eta")
@@ -673,7 +666,7 @@ def judge_modified(ev: dict[str, Any]) -> Verdict:
     else:
         details["closeness_status"] = "violated: a rate is not positive/finite"
         parts.append("violated" if scaling.status != "inconclusive" else "inconclusive")
-    return Verdict(_combine(parts), 0.0, scaling.measured, scaling.ci, scaling.margin, details)
+    return Verdict(kinds.worst_status(parts), 0.0, scaling.measured, scaling.ci, scaling.margin, details)
 
 
 def draw_modified(ev: dict[str, Any], verdict: Verdict, fig: Any) -> None:

@@ -143,7 +143,6 @@ from convlab import plots
 from convlab.methods.extragradient import eag, eg, vr_eg
 from convlab.methods.inexact_halpern import inexact_halpern
 from convlab.methods.vr_halpern import page_batch_size, vr_halpern
-from convlab.rates import RateFit
 from problems import monotone as problems
 from theory_checks import kinds, pep
 from theory_checks.registry import Experiment, register, register_experiment, register_figures
@@ -359,40 +358,11 @@ def _record_spacing(calls: Any, residual: Any, eps: float) -> float:
     return float((calls[j] - calls[j - 1]) / calls[j])
 
 
-def _mean_fit(values: np.ndarray, *, num_bootstrap: int = 2000, seed: int = 0) -> RateFit:
-    """The mean of ``values`` (one per seed) with a bootstrap 95% CI, as a RateFit for
-    :func:`kinds.scaling` (``rate`` = mean calls)."""
-    values = np.asarray(values, dtype=np.float64).ravel()
-    mean = float(values.mean())
-    if values.size > 1 and np.all(np.isfinite(values)):
-        rng = np.random.default_rng(seed)
-        boot = values[rng.integers(0, values.size, (num_bootstrap, values.size))].mean(axis=1)
-        lo, hi = (float(q) for q in np.quantile(boot, [0.025, 0.975]))
-    else:
-        lo = hi = mean
-    return RateFit("power", mean, lo, hi, float("nan"), (0.0, 0.0), float("nan"), values.size,
-                   values.size, 0)
-
-
-def _combine(verdicts: dict[str, Verdict], primary: str) -> Verdict:
-    """One verdict from several: violated if any is, else inconclusive if any is, else holds;
-    ``measured``/``ci`` from the primary one, everything in ``details``."""
-    statuses = [v.status for v in verdicts.values()]
-    status = ("violated" if "violated" in statuses
-              else "inconclusive" if "inconclusive" in statuses else "holds")
-    main = verdicts[primary]
-    details = {name: {"status": v.status, "predicted": v.predicted, "measured": v.measured,
-                      "ci": v.ci, "margin": v.margin, **v.details} for name, v in verdicts.items()}
-    margin = float(min(v.margin for v in verdicts.values()))
-    predicted = "; ".join(f"{name}: {v.predicted}" for name, v in verdicts.items())
-    return Verdict(status, predicted, main.measured, main.ci, margin, details)
-
-
 def judge_scaling(ev: dict[str, Any]) -> Verdict:
     n = ev["n"]
-    vr = kinds.scaling(n, [_mean_fit(c) for c in ev["vr_calls"]], 0.5, EXPONENT_TOL)
-    det = kinds.scaling(n, [_mean_fit(np.array([c])) for c in ev["det_calls"]], 1.0, EXPONENT_TOL)
-    verdict = _combine({"vr_halpern": vr, "halpern": det}, "vr_halpern")
+    vr = kinds.scaling(n, [kinds.mean_fit(c) for c in ev["vr_calls"]], 0.5, EXPONENT_TOL)
+    det = kinds.scaling(n, [kinds.mean_fit(np.array([c])) for c in ev["det_calls"]], 1.0, EXPONENT_TOL)
+    verdict = kinds.combine({"vr_halpern": vr, "halpern": det}, "vr_halpern")
     verdict.details["quantization"] = ev["quantization"]
     verdict.details["L_avg"] = ev["L_avg"].tolist()
     verdict.details["vr_iterations_mean"] = ev["vr_iterations"].mean(axis=1).tolist()
@@ -444,7 +414,7 @@ def judge_ordering(ev: dict[str, Any]) -> Verdict:
     egc = np.full(vr.shape, ev["eg_calls"])
     v_det = kinds.ordering(vr, det, names=("vr_halpern", "halpern"), what="oracle calls to eps")
     v_eg = kinds.ordering(vr, egc, names=("vr_halpern", "eg"), what="oracle calls to eps")
-    verdict = _combine({"vs_halpern": v_det, "vs_eg": v_eg}, "vs_halpern")
+    verdict = kinds.combine({"vs_halpern": v_det, "vs_eg": v_eg}, "vs_halpern")
     verdict.details["n"] = int(ev["n"][-1])
     verdict.details["eg_calls_by_step"] = dict(zip([f"{h:g}/L" for h in ev["eg_steps"]],
                                                    ev["eg_calls_by_step"].tolist()))
@@ -681,7 +651,7 @@ def judge_pep(ev: dict[str, Any]) -> Verdict:
         verdicts[f"{name}_measured"] = kinds.certificate(measured / bound, (worst / bound)[None, :],
                                                          relation="<=", tol=PEP_RTOL,
                                                          predicted="measured <= PEP")
-    verdict = _combine(verdicts, "halpern_tight")
+    verdict = kinds.combine(verdicts, "halpern_tight")
     deviation = max(verdicts["halpern_tight"].measured, verdicts["gd_tight"].measured)
     return Verdict(verdict.status, predicted, deviation, None, verdict.margin,
                    {**verdict.details, "solver": ev.get("solver"), "N": ev["N"].tolist(),

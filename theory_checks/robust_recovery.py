@@ -281,9 +281,7 @@ def _combine(verdicts: list[Verdict], labels: list[str], **details: Any) -> Verd
     violated, else any inconclusive → inconclusive); measured/CI/margin are the worst
     (smallest-margin) check's, every check is listed in the details."""
     worst = min(range(len(verdicts)), key=lambda i: (np.nan_to_num(verdicts[i].margin, nan=-np.inf)))
-    statuses = [v.status for v in verdicts]
-    status = ("violated" if "violated" in statuses else
-              "inconclusive" if "inconclusive" in statuses else "holds")
+    status = kinds.worst_status([v.status for v in verdicts])
     w = verdicts[worst]
     checks = {label: {"status": v.status, "measured": v.measured, "ci": v.ci, "margin": v.margin}
               for label, v in zip(labels, verdicts)}

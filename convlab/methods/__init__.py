@@ -8,6 +8,8 @@ from convlab.methods.game_dynamics import GameState, euclidean_pg, natural_pg, p
 from convlab.methods.gd import GDState, gd
 from convlab.methods.halpern import HalpernState, halpern
 from convlab.methods.inexact_halpern import InexactHalpernState, inexact_halpern
+from convlab.methods.multiblock_bilevel import (BSVRBState, MultiBlockIterate, blockwise_sgd_bilevel,
+                                                bsvrb_v1, bsvrb_v2)
 from convlab.methods.one_step_gd import OneStepGDState, one_step_gd
 from convlab.methods.optax_adapters import FromOptaxState, as_optax, from_optax
 from convlab.methods.subgm import SubGMState, subgm
@@ -20,4 +22,5 @@ __all__ = ["Method", "make_method", "gd", "GDState", "halpern", "HalpernState",
            "VREGState", "vr_halpern", "VRHalpernState", "inexact_halpern", "InexactHalpernState",
            "subgm", "SubGMState",
            "bo_rep", "stocbio", "ttsa", "soba", "ma_soba", "aid", "BilevelPoint", "BilevelState",
-           "BORepState"]
+           "BORepState", "bsvrb_v1", "bsvrb_v2", "blockwise_sgd_bilevel", "BSVRBState",
+           "MultiBlockIterate"]

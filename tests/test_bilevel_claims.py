@@ -148,6 +148,29 @@ def _fake_applications(bo_loss, other_loss, edge=False):
                          "methods": {"bo_rep": entry(bo_loss), "soba": entry(other_loss)}}}
 
 
+@pytest.mark.parametrize("quick", [True, False])
+def test_cleaning_instance_of_the_claim_rewards_cleaning(quick):
+    """Claim 5's hyper-cleaning instance is well posed at both sizes: at the exact lower level,
+    oracle-clean weights have a small test error, far below uniform weights (every method's start)."""
+    ref = M.cleaning_references(M.app_problem("cleaning", quick))
+    assert ref["oracle"] <= 0.05 and ref["uniform"] - ref["oracle"] >= 0.2, ref
+
+
+def test_applications_figure_draws_the_cleaning_references(tmp_path):
+    from convlab.plots import new_figure, save_figure
+    curve = lambda: {"loss": np.asarray([0.1, 0.2]), "eta": 1.0, "grid": (0.1, 1.0, 10.0),
+                     "calls": np.arange(1.0, 4.0), "curve": np.asarray([[0.6, 0.8, 0.9], [0.5, 0.7, 0.95]])}
+    ev = {"cleaning": {"metric": "test error", "reference": {"uniform": 0.35, "oracle": 0.01},
+                       "methods": {"bo_rep": curve(), "ttsa": curve()}}}
+    verdict = M.judge_applications(ev)
+    assert verdict.details["cleaning_reference_test_error"] == {"uniform": 0.35, "oracle": 0.01}
+    fig, _ = new_figure()
+    M.draw_applications(ev, verdict, fig)
+    levels = {round(float(l.get_ydata()[0]), 3) for l in fig.axes[0].lines if len(set(l.get_ydata())) == 1}
+    assert {0.35, 0.01} <= levels
+    assert save_figure(fig, tmp_path / "apps.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_applications_judge_holds_when_bo_rep_is_better():
     ev = _fake_applications([0.20, 0.21, 0.19, 0.20], [0.30, 0.31, 0.29, 0.30])
     assert M.judge_applications(ev).status == "holds"

@@ -183,6 +183,21 @@ def test_hyper_cleaning_flips_the_requested_fraction():
     assert set(np.unique(np.asarray(p.train_labels))) <= {0, 1, 2}
 
 
+def test_default_hyper_cleaning_instance_rewards_cleaning():
+    """The default instance is well posed: at the exact lower-level solution the oracle cleaner
+    (weight 1 on clean, 0 on flipped examples) has a small clean test error, far below uniform
+    weights (measured over 8 keys: 0.341 -> 0.011; here 3 keys, with margin)."""
+    uniform, oracle = [], []
+    for seed in range(3):
+        p = P.make_hyper_cleaning(jax.random.key(seed))
+        uniform.append(1.0 - float(p.accuracy(jnp.zeros(p.n_lower))))
+        oracle.append(1.0 - float(p.accuracy(p.oracle_x())))
+        w = jax.nn.sigmoid(p.oracle_x())
+        assert float(jnp.max(w * p.flipped)) < 1e-12 and float(jnp.min(w + p.flipped)) > 1 - 1e-12
+    assert np.mean(oracle) <= 0.05, oracle
+    assert np.mean(uniform) - np.mean(oracle) >= 0.2, (uniform, oracle)
+
+
 def test_divergence_threshold_separates_growth_from_contraction():
     for kind in P.SYNTHETIC_KINDS:
         u = P.divergence_threshold(kind, 1.0, 10)

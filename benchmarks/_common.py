@@ -362,13 +362,13 @@ def make_parser(name: str, doc: str, *, steps: int, quick_steps: int) -> argpars
     """The options every benchmark takes; scripts add their sizes."""
     parser = argparse.ArgumentParser(prog=name, description=doc.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help=f"fewer steps ({quick_steps} instead of {steps}), loops timed once")
+                        help=f"fewer steps ({quick_steps} instead of {steps}), loops best of 2")
     parser.add_argument("--json", metavar="FILE", help="write the records (a list) to FILE")
     parser.add_argument("--steps", type=int, help=f"steps per run (default {steps}, quick {quick_steps})")
     parser.add_argument("--seeds", type=int, default=8, help="seeds S (default 8)")
     parser.add_argument("--step-sizes", type=int, default=8, help="step sizes H (default 8)")
     parser.add_argument("--repeat", type=int, default=3,
-                        help="timings per mode, the best is kept (default 3; --quick: loops once)")
+                        help="timings per mode, the best is kept (default 3; --quick: loops 2)")
     parser.set_defaults(default_steps=(steps, quick_steps))
     return parser
 
@@ -382,7 +382,7 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
     for name in ("steps", "seeds", "step_sizes", "repeat", *positive):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    args.loop_repeat = 1 if args.quick else args.repeat
+    args.loop_repeat = min(2, args.repeat) if args.quick else args.repeat
     return args
 
 

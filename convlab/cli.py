@@ -201,7 +201,10 @@ def _bench(args: argparse.Namespace) -> int:
         scripts = [p for p in scripts if p.stem in args.only]
     if not scripts:
         raise BadInput(f"bench: no benchmarks found in {BENCH_DIR} (run from a source checkout)")
-    jax.config.update("jax_enable_compilation_cache", False)
+    try:
+        jax.config.update("jax_enable_compilation_cache", False)
+    except AttributeError:  # an older/newer jax without the switch: the cache dir still applies
+        jax.config.update("jax_compilation_cache_dir", None)
     argv = ["--quick"] if args.quick else []
     for option in BENCH_FORWARDED:
         value = getattr(args, option[2:].replace("-", "_"))

@@ -123,7 +123,7 @@ def test_scripts_reject_bad_sizes(scripts):
         scripts["matrix_sensing"].main(["--m", "0"])
 
 
-def test_bench_gathers_every_script_and_forwards_the_shared_options(scripts, tmp_path, monkeypatch, capsys):
+def test_bench_gathers_every_script_and_forwards_the_shared_options(tmp_path, monkeypatch, capsys):
     bench = tmp_path / "benchmarks"
     bench.mkdir()
     for name in ("_common.py", "sweep_vs_loop.py"):

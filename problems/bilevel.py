@@ -26,6 +26,9 @@ Generators (the truth is known by construction):
   the ±1 labels on the training split, ``g_j = ½ (yᵀφ̃_j - t_j)² + (λ/2)‖y‖²`` (``μ ≥ λ``);
   upper level: the logistic loss of the head on the validation split. ``y*(x)`` is the ridge
   solution (a linear solve), ``∇Φ`` is automatic differentiation through it.
+- :func:`make_multi_block` — the multi-block problems of Hu et al. (ICML 2023), ``m`` lower
+  levels sampled ``I`` blocks × ``B`` samples at a time; defined in
+  :mod:`problems.bilevel_multiblock` and re-exported here.
 - :func:`make_hyper_cleaning` — data hyper-cleaning: ``x_i`` is the logit of the weight
   ``σ(x_i)`` of training example ``i``, a known fraction of whose labels are flipped; ``y = W``, a
   linear classifier fitted by weighted ridge regression on one-hot targets,
@@ -60,13 +63,14 @@ from convlab.methods.bilevel import BilevelPoint
 from convlab.metrics import tree_norm
 from convlab.problem import Static, problem_dataclass
 from convlab.validate import require_in_range, require_int, require_positive
-from problems.monotone import _antithetic_signs
+from problems.bilevel_multiblock import MultiBlockBilevel, make_multi_block  # family (d)
+from problems.monotone import antithetic_signs
 
 __all__ = [
     "SyntheticBilevel", "HyperRepresentation", "HyperCleaning",
     "make_synthetic", "make_hyper_representation", "make_hyper_cleaning",
     "hypergrad_norm", "upper_value", "lower_gap", "test_accuracy", "divergence_threshold",
-    "SYNTHETIC_KINDS",
+    "SYNTHETIC_KINDS", "MultiBlockBilevel", "make_multi_block",
 ]
 
 SYNTHETIC_KINDS = ("exp", "quartic")
@@ -240,7 +244,7 @@ def _synthetic_arrays(key, d, p, nu, nl, sigma_f, sigma_g, s, mu, L_g, init_scal
     Q = (U * spectrum[None, :]) @ U.T
     Q = 0.5 * (Q + Q.T)
     c = jax.random.normal(kc, (p,))
-    up, lo = _antithetic_signs(nu), _antithetic_signs(nl)
+    up, lo = antithetic_signs(nu), antithetic_signs(nl)
     pairs = lambda k, n, shape: jnp.repeat(jax.random.normal(k, ((n + 1) // 2,) + shape), 2, axis=0)[:n]
     xi_x = up[:, None] * pairs(kx, nu, (d,))
     xi_y = up[:, None] * pairs(ky, nu, (p,))

@@ -67,7 +67,7 @@ __all__ = [
     "LinearFiniteSum", "HuberFiniteSum",
     "make_cocoercive_sum", "make_matrix_game", "make_quadratic_minmax",
     "policeman_burglar_matrix", "project_simplex", "solve_matrix_game",
-    "operator_residual", "duality_gap",
+    "operator_residual", "duality_gap", "antithetic_signs",
     "COCOERCIVE_KINDS", "GAME_KINDS", "MINMAX_KINDS", "CONSTRAINTS",
 ]
 
@@ -105,7 +105,7 @@ def _random_orthogonal(key: jax.Array, dim: int) -> jax.Array:
     return jnp.linalg.eigh(g + g.T)[1]
 
 
-def _antithetic_signs(n: int) -> jax.Array:
+def antithetic_signs(n: int) -> jax.Array:
     """``+1, -1, +1, -1, ...`` with a trailing 0 when ``n`` is odd (pairs sum to zero exactly)."""
     signs = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
     if n % 2:
@@ -347,7 +347,7 @@ def _quadratic_arrays(key: jax.Array, n: int, d: int, L: Any, mu: Any, heterogen
     Z = jax.random.normal(k_w, (pairs, d, d))
     Z = Z + jnp.swapaxes(Z, 1, 2)
     W = Z / jnp.max(jnp.abs(jnp.linalg.eigvalsh(Z)), axis=1)[:, None, None]  # spectral norm 1
-    signs = _antithetic_signs(n)
+    signs = antithetic_signs(n)
     S = heterogeneity * signs[:, None, None] * jnp.repeat(W, 2, axis=0)[:n]
     eye = jnp.eye(d, dtype=dtype)
     H_parts = jnp.einsum("ij,njk,kl->nil", H_half, eye[None] + S, H_half)

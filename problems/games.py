@@ -178,6 +178,12 @@ class QuadraticGame(_Game):
     block_sizes: Static[tuple[int, ...]]
     kind: Static[str]
 
+    def pseudo_gradient(self, x: jax.Array) -> jax.Array:
+        """``F(x) = H (x - x*)`` in closed form: ``∇_{e_i} f_i = (He)_i + H_iiᵀ e_i - H_ii e_i``
+        with ``H_ii`` symmetric (equal to the autodiff of :meth:`player_costs`; tested). About 8×
+        cheaper than the generic Jacobian of the costs in a batched sweep (benchmarks/games.py)."""
+        return self.H @ (x - self.x_star)
+
     def player_costs(self, x: jax.Array) -> jax.Array:
         e = x - self.x_star
         he = self.H @ e

@@ -176,6 +176,11 @@ def worst_status(statuses: Sequence[str]) -> str:
     return "holds" if all(s == "holds" for s in statuses) else "inconclusive"
 
 
+def _shown(value: Any) -> Any:
+    """A predicted number as 4 significant digits (-0.5, not -0.5000000000000001)."""
+    return f"{value:.4g}" if isinstance(value, (float, np.floating)) else value
+
+
 def combine(verdicts: dict[str, Verdict], primary: str) -> Verdict:
     """One verdict from several named parts (:func:`worst_status`); ``measured``/``ci`` from the
     ``primary`` part, the smallest margin, every part in ``details``."""
@@ -183,6 +188,6 @@ def combine(verdicts: dict[str, Verdict], primary: str) -> Verdict:
     details = {name: {"status": v.status, "predicted": v.predicted, "measured": v.measured,
                       "ci": v.ci, "margin": v.margin, **v.details} for name, v in verdicts.items()}
     margin = float(min(v.margin for v in verdicts.values()))
-    predicted = "; ".join(f"{name}: {v.predicted}" for name, v in verdicts.items())
+    predicted = "; ".join(f"{name}: {_shown(v.predicted)}" for name, v in verdicts.items())
     return Verdict(worst_status([v.status for v in verdicts.values()]), predicted, main.measured,
                    main.ci, margin, details)

@@ -9,6 +9,7 @@ import pytest
 import convlab
 from theory_checks import bilevel as M
 from theory_checks import registry
+from claim_evidence import judge, measure_and_judge
 
 CLAIM_IDS = [c.id for c in M.CLAIMS]
 FAST = ["bilevel.bo-rep-rate", "bilevel.fixed-step-diverges", "bilevel.periodic-update"]
@@ -17,16 +18,11 @@ FAST = ["bilevel.bo-rep-rate", "bilevel.fixed-step-diverges", "bilevel.periodic-
 @pytest.fixture(scope="module")
 def evaluated():
     """Measure the synthetic claims once (quick sizes; measurements are cached)."""
-    results = {}
-    for claim in M.CLAIMS:
-        if claim.id in FAST:
-            evidence = claim.measure(True)
-            results[claim.id] = (evidence, claim.judge(evidence))
-    return results
+    return measure_and_judge(M.CLAIMS, only=FAST)
 
 
 def _judge(claim_id, evidence):
-    return next(c for c in M.CLAIMS if c.id == claim_id).judge(evidence)
+    return judge(M.CLAIMS, claim_id, evidence)
 
 
 def test_registry_lists_the_bilevel_claims_and_figures():

@@ -11,6 +11,7 @@ import convlab
 from problems import classical as P
 from theory_checks import classical as C
 from theory_checks import registry
+from claim_evidence import judge, measure_and_judge
 
 CLAIM_IDS = [c.id for c in C.CLAIMS]
 
@@ -19,10 +20,7 @@ CLAIM_IDS = [c.id for c in C.CLAIMS]
 def evaluated(tmp_path_factory):
     """Measure every classical claim once (quick sizes); keep evidence and verdicts."""
     out = tmp_path_factory.mktemp("figures")
-    results = {}
-    for claim in C.CLAIMS:
-        evidence = claim.measure(True)
-        results[claim.id] = (evidence, claim.judge(evidence))
+    results = measure_and_judge(C.CLAIMS)
     results["__verdict_with_figure__"] = C.CLAIMS[0].evaluate(quick=True, out_dir=out)
     return results
 
@@ -57,7 +55,7 @@ def test_strong_slope_matches_prediction_to_rounding(evaluated):
 
 # --- negative controls ---------------------------------------------------------------------------
 def _judge(claim_id, evidence):
-    return next(c for c in C.CLAIMS if c.id == claim_id).judge(evidence)
+    return judge(C.CLAIMS, claim_id, evidence)
 
 
 def test_negative_smooth_envelope_with_a_too_long_step(evaluated):

@@ -16,6 +16,7 @@ from convlab.methods import game_dynamics as D
 from problems import games as G
 from theory_checks import registry, report
 from theory_checks import small_gain as SG
+from claim_evidence import judge, measure_and_judge
 
 CLAIM_IDS = [c.id for c in SG.CLAIMS]
 
@@ -24,17 +25,14 @@ CLAIM_IDS = [c.id for c in SG.CLAIMS]
 def evaluated(tmp_path_factory):
     """Measure every games claim once (quick sizes); keep evidence and verdicts."""
     out = tmp_path_factory.mktemp("figures")
-    results = {}
-    for claim in SG.CLAIMS:
-        evidence = claim.measure(True)
-        results[claim.id] = (evidence, claim.judge(evidence))
+    results = measure_and_judge(SG.CLAIMS)
     # one claim through evaluate(), as the CLI runs it (figure included)
     results["__verdict_with_figure__"] = SG.CLAIMS[1].evaluate(quick=True, out_dir=out)
     return results
 
 
 def _judge(claim_id, evidence):
-    return next(c for c in SG.CLAIMS if c.id == claim_id).judge(evidence)
+    return judge(SG.CLAIMS, claim_id, evidence)
 
 
 # --- the certificate as a product ------------------------------------------------------------------

@@ -14,6 +14,7 @@ import convlab
 from problems import matrix_sensing as P
 from theory_checks import matrix_sensing as M
 from theory_checks import registry
+from claim_evidence import judge, measure_and_judge
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CLAIM_IDS = [c.id for c in M.CLAIMS]
@@ -23,11 +24,11 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def evaluated():
     """Measure every matrix sensing claim once (quick sizes); keep evidence and verdicts."""
-    return {claim.id: (ev := claim.measure(True), claim.judge(ev)) for claim in M.CLAIMS}
+    return measure_and_judge(M.CLAIMS)
 
 
 def _judge(claim_id, evidence):
-    return next(c for c in M.CLAIMS if c.id == claim_id).judge(evidence)
+    return judge(M.CLAIMS, claim_id, evidence)
 
 
 def test_registry_lists_the_five_claims_and_three_figure_groups():

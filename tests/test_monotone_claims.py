@@ -14,6 +14,7 @@ import convlab
 from problems import monotone as P
 from theory_checks import monotone as M
 from theory_checks import pep, registry
+from claim_evidence import judge, measure_and_judge
 
 CLAIM_IDS = [c.id for c in M.CLAIMS]
 
@@ -22,16 +23,13 @@ CLAIM_IDS = [c.id for c in M.CLAIMS]
 def evaluated(tmp_path_factory):
     """Measure every monotone claim once (quick sizes; shared measurements are cached)."""
     out = tmp_path_factory.mktemp("figures")
-    results = {}
-    for claim in M.CLAIMS:
-        evidence = claim.measure(True)
-        results[claim.id] = (evidence, claim.judge(evidence))
+    results = measure_and_judge(M.CLAIMS)
     results["__verdict_with_figure__"] = M.CLAIMS[-1].evaluate(quick=True, out_dir=out)
     return results
 
 
 def _judge(claim_id, evidence):
-    return next(c for c in M.CLAIMS if c.id == claim_id).judge(evidence)
+    return judge(M.CLAIMS, claim_id, evidence)
 
 
 def test_registry_lists_the_monotone_claims_and_figures():

@@ -10,6 +10,7 @@ import pytest
 import convlab
 from theory_checks import registry
 from theory_checks import robust_recovery as C
+from claim_evidence import judge, measure_and_judge
 
 CLAIM_IDS = [c.id for c in C.CLAIMS]
 QUICK = C.SIZES[True]
@@ -18,15 +19,11 @@ QUICK = C.SIZES[True]
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory):
     """Measure every robust recovery claim once (quick sizes); keep evidence and verdicts."""
-    results = {}
-    for claim in C.CLAIMS:
-        evidence = claim.measure(True)
-        results[claim.id] = (evidence, claim.judge(evidence))
-    return results
+    return measure_and_judge(C.CLAIMS)
 
 
 def _judge(claim_id, evidence):
-    return next(c for c in C.CLAIMS if c.id == claim_id).judge(evidence)
+    return judge(C.CLAIMS, claim_id, evidence)
 
 
 def test_registry_lists_the_claims_and_figure_groups():

@@ -171,7 +171,7 @@ def sweep(make_run: MakeRun, keys: jax.Array, grid: Mapping[str, Any] | None = N
     points = grid_points(grid)
     num_seeds, num_points = keys.shape[0], (len(next(iter(points.values()))) if points else 1)
     total = num_seeds * num_points
-    if chunk_size is not None and not (isinstance(chunk_size, str) and chunk_size == "auto"):
+    if chunk_size is not None and chunk_size != "auto":
         chunk_size = min(require_int("chunk_size", chunk_size, minimum=1), total)
     # flat batch index b = g * S + s
     batch_keys = jnp.tile(keys, num_points)
@@ -180,15 +180,14 @@ def sweep(make_run: MakeRun, keys: jax.Array, grid: Mapping[str, Any] | None = N
     round_up = lambda n: -(-n // num_devices) * num_devices
     shape = tuple(len(v) for v in grid.values()) + (num_seeds,)
     reshape = lambda x: x.reshape(shape + x.shape[1:])
+    whole = _compiled_sweep(make_run, tuple(points), bool(progress), data is not None)
     if chunk_size == "auto":
-        whole = _compiled_sweep(make_run, tuple(points), bool(progress), data is not None)
-        padded = _pad_to((batch_keys, batch_values), round_up(total))
+        padded = _pad_to((batch_keys, batch_values), round_up(total))  # the shapes run below
         chunk_size = auto_chunk_size(_result_bytes(whole, *padded, data), round_up(total),
                                      memory_budget(), num_devices)
     if chunk_size is None or chunk_size >= total:
-        fn = _compiled_sweep(make_run, tuple(points), bool(progress), data is not None)
         with progress_lib.active(100, f"sweep x{total}", enabled=progress):
-            out = jax.block_until_ready(_run_batch(fn, batch_keys, batch_values, data, round_up(total)))
+            out = jax.block_until_ready(_run_batch(whole, batch_keys, batch_values, data, round_up(total)))
             jax.effects_barrier()
         return jax.tree.map(reshape, out)
     fn = _compiled_sweep(make_run, tuple(points), False, data is not None)

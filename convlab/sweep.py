@@ -3,9 +3,9 @@
 Following the rejax/purejaxrl pattern, the user writes one pure ``make_run(key, hparams) ->
 Trace`` (usually a call to ``convlab.run``) and ``sweep`` vmaps it over the cartesian product of
 the ``grid`` values and the seeds, flattened into a single batch axis, then reshapes to leading
-axes ``[grid..., seed]``. Static sizes (dimensions, num_steps) are not part of the grid: loop
-over them in Python, one compile each. A diverging run only marks its own ``Trace.diverged``;
-the other runs are unaffected.
+axes ``[grid..., seed]``. Static sizes (dimensions, num_steps) are not part of the grid: pass
+them as ``static=`` (keyword arguments of ``make_run``, one compile each). A diverging run only
+marks its own ``Trace.diverged``; the other runs are unaffected.
 
 The flat batch axis is what scales: with several devices it is sharded over all of them
 (``jax.sharding.Mesh`` + ``NamedSharding``, padded to a multiple of the device count; results
@@ -68,12 +68,32 @@ def grid_points(grid: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 @functools.lru_cache(maxsize=64)
 def _compiled_sweep(make_run: MakeRun, names: tuple[str, ...], progress: bool,
-                    with_data: bool) -> Callable:
+                    with_data: bool, static: tuple[tuple[str, Any], ...]) -> Callable:
+    kwargs = dict(static)
+
     def one(key, values, data):
         hparams = dict(zip(names, values))
         with progress_lib.requested(progress):  # runs traced here report from their loops
-            return make_run(key, hparams, data) if with_data else make_run(key, hparams)
+            if with_data:
+                return make_run(key, hparams, data, **kwargs)
+            return make_run(key, hparams, **kwargs)
     return jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
+
+
+def _validate_static(static: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+    """``static`` as a sorted tuple of items: the part of the compiled program's cache key."""
+    if static is None:
+        return ()
+    if not isinstance(static, Mapping) or not all(isinstance(k, str) for k in static):
+        raise TypeError(f"static must be a mapping name -> hashable value, got {static!r}")
+    items = tuple(sorted(static.items()))
+    for name, value in items:
+        try:
+            hash(value)
+        except TypeError:
+            raise TypeError(f"static[{name!r}] must be hashable (a number, string or tuple; "
+                            f"arrays belong in grid= or data=), got {type(value).__name__}") from None
+    return items
 
 
 def _pad_to(tree: Any, size: int) -> Any:
@@ -145,15 +165,20 @@ def _result_bytes(fn: Callable, keys: jax.Array, values: tuple, data: Any) -> in
 
 
 def sweep(make_run: MakeRun, keys: jax.Array, grid: Mapping[str, Any] | None = None, *,
-          data: Any = None, chunk_size: int | str | None = "auto", progress: bool = False) -> Any:
+          static: Mapping[str, Any] | None = None, data: Any = None, chunk_size: int | str | None = "auto", progress: bool = False) -> Any:
     """Run ``make_run`` for every (grid point, seed) in one compiled call.
 
     Args:
       make_run: pure ``make_run(key, hparams) -> Trace`` (or any pytree of arrays, e.g.
         ``(trace, {"L": problem.L})``); ``hparams`` maps each grid name to a traced scalar.
-        Keep it a stable function object so repeated sweeps reuse the compiled program.
+        Keep it a stable function object (a module-level function) so repeated sweeps reuse
+        the compiled program.
       keys: ``jax.random.split(key, S)``, one key per seed.
       grid: ``{name: 1-D values}``; the product of all axes is swept. ``None``/``{}``: seeds only.
+      static: ``{name: hashable value}`` passed to every call as keyword arguments
+        (``make_run(key, hparams, **static)``): sizes, problem kinds, step counts. Each distinct
+        ``static`` compiles once and is cached with ``make_run``, so callers need no cache of
+        runner closures of their own.
       data: optional pytree shared by all runs (e.g. a problem): then ``make_run(key, hparams,
         data)`` is called, and a new ``data`` of the same shapes reuses the compiled program.
       chunk_size: run the flat batch of ``G * S`` runs in chunks of this many (one compiled
@@ -167,6 +192,7 @@ def sweep(make_run: MakeRun, keys: jax.Array, grid: Mapping[str, Any] | None = N
     if not callable(make_run):
         raise TypeError(f"make_run must be callable make_run(key, hparams) -> Trace, got {make_run!r}")
     validate_key(keys, "keys", batched=True)
+    static_items = _validate_static(static)
     grid = _validate_grid(grid or {})
     points = grid_points(grid)
     num_seeds, num_points = keys.shape[0], (len(next(iter(points.values()))) if points else 1)
@@ -180,7 +206,7 @@ def sweep(make_run: MakeRun, keys: jax.Array, grid: Mapping[str, Any] | None = N
     round_up = lambda n: -(-n // num_devices) * num_devices
     shape = tuple(len(v) for v in grid.values()) + (num_seeds,)
     reshape = lambda x: x.reshape(shape + x.shape[1:])
-    whole = _compiled_sweep(make_run, tuple(points), bool(progress), data is not None)
+    whole = _compiled_sweep(make_run, tuple(points), bool(progress), data is not None, static_items)
     if chunk_size == "auto":
         padded = _pad_to((batch_keys, batch_values), round_up(total))  # the shapes run below
         chunk_size = auto_chunk_size(_result_bytes(whole, *padded, data), round_up(total),
@@ -190,7 +216,7 @@ def sweep(make_run: MakeRun, keys: jax.Array, grid: Mapping[str, Any] | None = N
             out = jax.block_until_ready(_run_batch(whole, batch_keys, batch_values, data, round_up(total)))
             jax.effects_barrier()
         return jax.tree.map(reshape, out)
-    fn = _compiled_sweep(make_run, tuple(points), False, data is not None)
+    fn = _compiled_sweep(make_run, tuple(points), False, data is not None, static_items)
     starts = range(0, total, chunk_size)
     chunks = []
     with progress_lib.active(len(starts), f"sweep x{total} in chunks of {chunk_size}",

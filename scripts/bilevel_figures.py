@@ -15,7 +15,7 @@ BO-REP vs baselines on hyper-representation and hyper-cleaning), and the figure 
 
 import sys
 
-from convlab.cli import figures_script
+from theory_checks.cli import figures_script
 
 if __name__ == "__main__":
     sys.exit(figures_script(["bilevel"]))

@@ -11,7 +11,7 @@ group the family registers is written too. Nothing is plotted here; figures live
 
 import sys
 
-from convlab.cli import figures_script
+from theory_checks.cli import figures_script
 
 if __name__ == "__main__":
     sys.exit(figures_script(["classical"]))

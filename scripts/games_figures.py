@@ -5,7 +5,7 @@ Usage::
     python scripts/games_figures.py [--quick] [--out DIR]
 
 The same machinery as ``convlab figures games`` (which enables float64): each claim of the
-``games`` family (``theory_checks.small_gain``) is measured, judged and drawn to
+``games`` family (``theory_checks/games/``) is measured, judged and drawn to
 ``DIR/<claim id>.png`` — margins vs λ, the (λ, h) stability planes of Euler and RK4 with the
 λ = 1 numbers, ‖x_k‖_M decay on the random LQ ensemble, α*(r) with the timescale band, the
 Markov game's Lyapunov curves and convergence probability — and the family's figure group
@@ -15,7 +15,7 @@ staying in the SGN ellipse). Nothing is plotted here; figures live with claims.
 
 import sys
 
-from convlab.cli import figures_script
+from theory_checks.cli import figures_script
 
 if __name__ == "__main__":
     sys.exit(figures_script(["games"]))

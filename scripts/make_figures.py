@@ -10,7 +10,7 @@ A claim or figure group that crashes is reported and the others still run; the e
 
 import sys
 
-from convlab.cli import figures_script
+from theory_checks.cli import figures_script
 
 if __name__ == "__main__":
     sys.exit(figures_script([]))

@@ -5,7 +5,7 @@ Usage::
     python scripts/matrix_sensing_figures.py [--quick] [--out DIR]
 
 The same machinery as ``convlab figures matrix_sensing``: each claim registered under the
-``matrix_sensing`` family (``theory_checks.matrix_sensing``) is measured, judged and drawn to
+``matrix_sensing`` family (``theory_checks/matrix_sensing/``) is measured, judged and drawn to
 ``DIR/<claim id>.png``, and the family's three figure groups are written too:
 
 - ``matrix_sensing.four_cases.png``: log error vs iteration for symmetric/asymmetric × k = r /
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     jax.config.update("jax_enable_x64", True)  # entry point: rate experiments run in float64
-    from convlab import cli
+    from theory_checks import cli
 
     return cli.main(["figures", FAMILY, "--out", args.out] + (["--quick"] if args.quick else []))
 

@@ -14,7 +14,7 @@ criterion, measured vs PEP vs analytic), and the figure group ``monotone.residua
 
 import sys
 
-from convlab.cli import figures_script
+from theory_checks.cli import figures_script
 
 if __name__ == "__main__":
     sys.exit(figures_script(["monotone"]))

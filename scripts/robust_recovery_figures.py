@@ -14,7 +14,7 @@ initialization, ℓ2-GD). Nothing is plotted here; figures live with claims.
 
 import sys
 
-from convlab.cli import figures_script
+from theory_checks.cli import figures_script
 
 if __name__ == "__main__":
     sys.exit(figures_script(["robust_recovery"]))

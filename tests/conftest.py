@@ -29,3 +29,21 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def key():
     return jax.random.key(0)
+
+
+_MEASURED: dict = {}
+
+
+@pytest.fixture(scope="session")
+def measured():
+    """``measured(claim_id) -> (claim, evidence, verdict)`` at quick size, measured once per
+    session and shared by the claim harness and the families' own tests."""
+    from theory_checks import registry
+
+    def get(claim_id):
+        if claim_id not in _MEASURED:
+            (claim,) = registry.claims([claim_id])
+            evidence = claim.measure(**claim.sizes_for(True))
+            _MEASURED[claim_id] = (claim, evidence, claim.judge(evidence))
+        return _MEASURED[claim_id]
+    return get

@@ -1,26 +1,37 @@
-"""The registry of claims, figure groups and runnable experiments, keyed by family.
+"""Discovery of families, their claims, figure groups and experiments (DESIGN.md).
 
-Family modules (``theory_checks.classical``, ...) register what they provide at import;
-``theory_checks/__init__`` imports them all, and the command line reads the registry.
+A family is a package laid out as ``theory_checks/<family>/``: ``__init__`` (``FAMILY``,
+``CITATION``), one module per claim (a module defining ``ID``), optionally ``figures.py``
+(``FIGURES = {name: make(out_dir, quick) -> paths}``) and ``experiment.py`` (``DEFAULTS``,
+``run(config, *, progress=False) -> (result, summary)``). Built-in families are found by scanning
+this package's folders; outside ones through the entry-point group ``convlab.families``
+(``name = "package.or.module"``; a single module defining ``ID`` is a one-claim family). Nothing
+is imported until asked for, and asking for one family imports only that family.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib
+import importlib.util
+import pkgutil
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable
 
 from theory_checks.verdict import Claim
 
-__all__ = ["register", "register_figures", "register_experiment", "claims", "families",
-           "figure_groups", "experiment", "Experiment", "UnknownFamilyError"]
+__all__ = ["ENTRY_POINT_GROUP", "Family", "Experiment", "UnknownFamilyError", "families",
+           "family", "claims", "figure_groups", "experiment"]
 
-_CLAIMS: dict[str, Claim] = {}
-_FIGURES: dict[str, dict[str, Callable]] = {}
-_EXPERIMENTS: dict[str, "Experiment"] = {}
+ENTRY_POINT_GROUP = "convlab.families"
+_HERE = Path(__file__).resolve().parent
 
 
 class UnknownFamilyError(ValueError):
-    """A family name that no module registered."""
+    """A family, claim id or experiment that no family provides."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,30 +45,100 @@ class Experiment:
 
     family: str
     defaults: dict[str, Any]
-    run: Callable[[dict[str, Any]], tuple[Any, dict[str, Any]]]
+    run: Callable[..., tuple[Any, dict[str, Any]]]
 
 
-def register(claim: Claim) -> Claim:
-    """Add ``claim`` to the registry (ids are unique)."""
-    if claim.id in _CLAIMS:
-        raise ValueError(f"claim {claim.id!r} is registered twice")
-    _CLAIMS[claim.id] = claim
-    return claim
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """A discovered family: its name, the module that holds it and where it came from."""
+
+    name: str
+    module: str
+    source: str  # "built-in" or "entry point <name> = <value> (<distribution>)"
+
+    def load(self) -> ModuleType:
+        """The family's package (or single module); an import error names the family."""
+        try:
+            module = importlib.import_module(self.module)
+        except Exception as err:
+            raise ImportError(f"family {self.name!r} ({self.source}): importing {self.module} "
+                              f"failed: {type(err).__name__}: {err}") from err
+        declared = getattr(module, "FAMILY", self.name)
+        if declared != self.name:
+            raise ImportError(f"family {self.name!r} ({self.source}): {self.module}.FAMILY is "
+                              f"{declared!r}")
+        return module
+
+    def citation(self) -> str:
+        return getattr(self.load(), "CITATION", "")
+
+    def _submodules(self) -> list[ModuleType]:
+        package = self.load()
+        if not hasattr(package, "__path__"):  # a single module is its own (only) member
+            return [package]
+        names = sorted(info.name for info in pkgutil.iter_modules(package.__path__)
+                       if not info.ispkg and not info.name.startswith("_"))
+        return [importlib.import_module(f"{package.__name__}.{name}") for name in names]
+
+    def claims(self) -> list[Claim]:
+        """The family's claims, one per module defining ``ID``, in module-name order."""
+        found = [Claim.from_module(m) for m in self._submodules() if hasattr(m, "ID")]
+        for claim in found:
+            if claim.family != self.name:
+                raise ImportError(f"family {self.name!r}: claim {claim.id!r} belongs to "
+                                  f"family {claim.family!r}")
+        return found
+
+    def _member(self, name: str) -> ModuleType | None:
+        package = self.load()
+        if not hasattr(package, "__path__"):
+            return package
+        if importlib.util.find_spec(f"{package.__name__}.{name}") is None:
+            return None
+        return importlib.import_module(f"{package.__name__}.{name}")
+
+    def figure_groups(self) -> dict[str, Callable]:
+        module = self._member("figures")
+        return dict(getattr(module, "FIGURES", {})) if module is not None else {}
+
+    def experiment(self) -> Experiment | None:
+        module = self._member("experiment")
+        if module is None or not hasattr(module, "DEFAULTS") or not hasattr(module, "run"):
+            return None
+        return Experiment(self.name, dict(module.DEFAULTS), module.run)
 
 
-def register_figures(family: str, name: str, make: Callable) -> None:
-    """Register a figure group: ``make(out_dir, quick) -> list of written paths``."""
-    _FIGURES.setdefault(family, {})[name] = make
+def _built_in() -> dict[str, Family]:
+    return {info.name: Family(info.name, f"theory_checks.{info.name}", "built-in")
+            for info in pkgutil.iter_modules([str(_HERE)]) if info.ispkg}
 
 
-def register_experiment(experiment: Experiment) -> None:
-    """Register the experiment ``convlab run <family>`` runs."""
-    _EXPERIMENTS[experiment.family] = experiment
+def _entry_points() -> dict[str, Family]:
+    found = {}
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(getattr(ep, "dist", None), "name", "?")
+        found[ep.name] = Family(ep.name, ep.value, f"entry point {ep.name} = {ep.value} ({dist})")
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def _discovered() -> dict[str, Family]:
+    built_in = _built_in()
+    outside = {name: fam for name, fam in _entry_points().items() if name not in built_in}
+    return dict(sorted({**built_in, **outside}.items()))
 
 
 def families() -> list[str]:
-    """All families that registered anything, sorted."""
-    return sorted({c.family for c in _CLAIMS.values()} | set(_FIGURES) | set(_EXPERIMENTS))
+    """Every family's name, sorted: built-in folders and entry points (a built-in wins a clash)."""
+    return list(_discovered())
+
+
+def family(name: str) -> Family:
+    """The family called ``name``."""
+    known = _discovered()
+    if name not in known:
+        raise UnknownFamilyError(f"family: unknown {name!r}; known: {', '.join(known)}")
+    return known[name]
 
 
 def _check_families(names: list[str] | None) -> list[str]:
@@ -70,21 +151,31 @@ def _check_families(names: list[str] | None) -> list[str]:
     return names
 
 
-def claims(names: list[str] | None = None) -> list[Claim]:
-    """Registered claims of the given families (all when ``None``), in registration order."""
-    wanted = _check_families(names)
-    return [c for c in _CLAIMS.values() if c.family in wanted]
+def claims(selectors: list[str] | None = None) -> list[Claim]:
+    """Claims of the given families or claim ids (all when ``None``), without repeats."""
+    selectors = list(selectors) if selectors else families()
+    _check_families([s.split(".")[0] for s in selectors])
+    chosen: dict[str, Claim] = {}
+    for selector in selectors:
+        members = family(selector.split(".")[0]).claims()
+        if "." in selector:
+            members = [c for c in members if c.id == selector]
+            if not members:
+                known = ", ".join(c.id for c in family(selector.split(".")[0]).claims())
+                raise UnknownFamilyError(f"claim: unknown {selector!r}; known: {known}")
+        chosen.update((c.id, c) for c in members)
+    return list(chosen.values())
 
 
 def figure_groups(names: list[str] | None = None) -> list[tuple[str, str, Callable]]:
     """``(family, name, make)`` for every figure group of the given families."""
-    wanted = _check_families(names)
-    return [(fam, name, make) for fam in wanted for name, make in _FIGURES.get(fam, {}).items()]
+    return [(fam, name, make) for fam in _check_families(names)
+            for name, make in family(fam).figure_groups().items()]
 
 
-def experiment(family: str) -> Experiment:
-    """The experiment registered for ``family``."""
-    _check_families([family])
-    if family not in _EXPERIMENTS:
-        raise UnknownFamilyError(f"family: {family!r} has no runnable experiment")
-    return _EXPERIMENTS[family]
+def experiment(name: str) -> Experiment:
+    """The experiment of family ``name`` (what ``convlab run`` runs)."""
+    found = family(name).experiment()
+    if found is None:
+        raise UnknownFamilyError(f"family: {name!r} has no runnable experiment")
+    return found

@@ -43,13 +43,17 @@ def write_report(verdicts: Sequence[Verdict], out_dir: str | Path, *, quick: boo
         f"Mode: {'quick' if quick else 'full'}. "
         + ", ".join(f"{sum(v.status == s for v in verdicts)} {s}"
                     for s in ("holds", "violated", "inconclusive")) + ".", "",
-        "| claim | statement | kind | predicted | measured | CI | verdict | figure |",
-        "|---|---|---|---|---|---|---|---|",
+        "| claim | statement | citation | kind | predicted | measured | CI | verdict | "
+        "seconds (compile) | sizes | figure |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for v in verdicts:
         figure = f"[png]({Path(v.figure).name})" if v.figure else ""
-        lines.append(f"| `{v.id}` | {_cell(v.claim)} | {v.kind} | {_cell(v.predicted)} | "
-                     f"{_cell(v.measured)} | {_ci_text(v.ci)} | {_MARK[v.status]} | {figure} |")
+        sizes = ", ".join(f"{k}={format_number(x)}" for k, x in v.sizes.items())
+        lines.append(f"| `{v.id}` | {_cell(v.claim)} | {_cell(v.citation)} | {v.kind} | "
+                     f"{_cell(v.predicted)} | {_cell(v.measured)} | {_ci_text(v.ci)} | "
+                     f"{_MARK[v.status]} | {v.seconds:.1f} ({v.compile_seconds:.1f}) | "
+                     f"{_cell(sizes)} | {figure} |")
     lines += ["", "Measured: envelope = worst ratio measured/bound; slope = fitted rate; "
               "scaling = fitted exponent; ordering = ratio A/B; certificate = largest deviation.", ""]
     return atomic_write_text(out_dir / "report.md", "\n".join(lines))
@@ -63,4 +67,5 @@ def write_json(verdicts: Sequence[Verdict], path: str | Path) -> Path:
 def summary_line(v: Verdict) -> str:
     """One console line per verdict."""
     return (f"{v.status:>12}  {v.id:<40} measured {format_number(v.measured)} "
-            f"vs predicted {format_number(v.predicted)}  ({v.seconds:.1f}s)")
+            f"vs predicted {format_number(v.predicted)}  ({v.seconds:.1f}s, "
+            f"{v.compile_seconds:.1f}s compiling)")

@@ -1,7 +1,8 @@
-"""The ``convlab`` command line (DESIGN.md): check, run, figures, bench.
+"""The ``convlab`` command line (DESIGN.md): list, check, run, figures, bench.
 
-The top floor: the only module that imports convlab's engine, ``problems`` and
-``theory_checks`` together. It is an entry point, so it enables float64 (the library never does).
+The top floor: it reads the registry of families (built-in and outside), so it lives above the
+engine, which imports neither ``problems`` nor ``theory_checks``. It is an entry point, so it
+enables float64 (the library never does).
 
 Exit status: 0 when nothing is violated, 1 when a claim is violated (or could not be
 evaluated), 2 on bad input with a one-line reason on stderr.
@@ -37,8 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
-    check = sub.add_parser("check", help="run registered claims, write report + figures")
-    check.add_argument("families", nargs="*", metavar="FAMILY")
+    listing = sub.add_parser("list", help="families, claims, figure groups and run keys")
+    listing.add_argument("families", nargs="*", metavar="FAMILY")
+
+    check = sub.add_parser("check", help="run claims, write report + figures")
+    check.add_argument("families", nargs="*", metavar="FAMILY|CLAIM-ID")
     check.add_argument("--quick", action="store_true", help="small sizes (minutes on a 2-core CPU)")
     check.add_argument("--json", metavar="FILE", help="write the verdicts as JSON records")
     check.add_argument("--out", metavar="DIR", default="convlab_report", help="report directory")
@@ -50,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--progress", action="store_true", help="show a progress bar")
 
     figures = sub.add_parser("figures", help="regenerate the papers' figures")
-    figures.add_argument("families", nargs="*", metavar="FAMILY")
+    figures.add_argument("families", nargs="*", metavar="FAMILY|CLAIM-ID")
     figures.add_argument("--quick", action="store_true")
     figures.add_argument("--out", metavar="DIR", default="convlab_figures")
 
@@ -98,12 +102,13 @@ def parse_settings(settings: Sequence[str], defaults: dict[str, Any]) -> dict[st
     return config
 
 
-def _claims(families: Sequence[str]) -> list:
+def _claims(selectors: Sequence[str]) -> list:
+    """The claims of the given families or claim ids; bad names are bad input."""
     from theory_checks import registry
 
     try:
-        return registry.claims(list(families))
-    except registry.UnknownFamilyError as err:
+        return registry.claims(list(selectors))
+    except (registry.UnknownFamilyError, ImportError) as err:
         raise BadInput(str(err)) from None
 
 
@@ -115,9 +120,33 @@ def _evaluate(claim: Any, *, quick: bool, out: Path) -> tuple[Any, bool]:
     except Exception as err:
         traceback.print_exc()
         from theory_checks.verdict import Verdict
-        return Verdict("inconclusive", claim.statement, float("nan"),
-                       details={"error": f"{type(err).__name__}: {err}"}, id=claim.id,
-                       family=claim.family, claim=claim.statement, kind=claim.kind), True
+        crashed = Verdict("inconclusive", claim.statement, float("nan"),
+                          details={"error": f"{type(err).__name__}: {err}"})
+        return claim.stamp(crashed, quick), True
+
+
+def _list(args: argparse.Namespace) -> int:
+    """Families with their citation; claims (id, kind, citation, statement); figure groups; the
+    keys of ``convlab run`` with their defaults."""
+    from theory_checks import registry
+
+    try:
+        names = registry._check_families(args.families)
+        listed = [(name, registry.family(name)) for name in names]
+        for name, fam in listed:
+            print(f"{name}  [{fam.source}]  {fam.citation()}")
+            for claim in fam.claims():
+                print(f"  {claim.id:<42} {claim.kind:<12} {claim.citation}")
+                print(f"  {'':<42} {claim.statement}")
+            groups = ", ".join(fam.figure_groups()) or "-"
+            print(f"  figure groups: {groups}")
+            experiment = fam.experiment()
+            keys = ("-" if experiment is None else
+                    " ".join(f"{k}={v}" for k, v in experiment.defaults.items()))
+            print(f"  run keys: {keys}")
+    except (registry.UnknownFamilyError, ImportError) as err:
+        raise BadInput(str(err)) from None
+    return EXIT_OK
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -143,7 +172,7 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         experiment = registry.experiment(args.family)
-    except registry.UnknownFamilyError as err:
+    except (registry.UnknownFamilyError, ImportError) as err:
         raise BadInput(str(err)) from None
     config = parse_settings(args.settings, experiment.defaults)
     store = Store(args.out)
@@ -170,7 +199,8 @@ def _figures(args: argparse.Namespace) -> int:
         verdict, failed = _evaluate(claim, quick=args.quick, out=out)
         crashed |= failed
         print(f"{report.summary_line(verdict)}  -> {verdict.figure}", flush=True)
-    for family, name, make in registry.figure_groups(args.families):
+    whole = [s for s in args.families if "." not in s] if args.families else None  # not claim ids
+    for family, name, make in ([] if whole == [] else registry.figure_groups(whole)):
         try:
             for path in make(out, args.quick):
                 print(f"{family}/{name}: {path}", flush=True)
@@ -241,7 +271,7 @@ def _bench_summary(records: list[dict[str, Any]], seconds: float) -> None:
     print(f"bench: {len(records)} records in {seconds:.0f}s", flush=True)
 
 
-COMMANDS = {"check": _check, "run": _run, "figures": _figures, "bench": _bench}
+COMMANDS = {"list": _list, "check": _check, "run": _run, "figures": _figures, "bench": _bench}
 
 
 def figures_script(families: Sequence[str], argv: Sequence[str] | None = None) -> int:
@@ -264,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(__version__)
             return EXIT_OK
         if not args.command:
-            raise BadInput("a command is required: check, run, figures or bench")
+            raise BadInput("a command is required: list, check, run, figures or bench")
         _setup_jax()
         return COMMANDS[args.command](args)
     except BadInput as err:

@@ -6,30 +6,18 @@ import subprocess
 
 import pytest
 
-from convlab import cli
-from theory_checks import kinds, registry
-from theory_checks.verdict import Claim
-
-
-def _claim(claim_id, judge):
-    return Claim(claim_id, "test", f"statement of {claim_id}", "envelope",
-                 measure=lambda quick: {"values": [0.5]}, judge=judge,
-                 draw=lambda ev, v, fig: fig.axes[0].plot([0, 1], [1, 2]))
+from outside_family import write_outside_family
+from theory_checks import cli, registry
 
 
 @pytest.fixture
-def fake_family(monkeypatch):
-    """A family 'fake' with one holding, one violated and one crashing claim."""
-    holds = _claim("fake.holds", lambda ev: kinds.envelope(ev["values"], 1.0, predicted="<= 1"))
-    violated = _claim("fake.violated", lambda ev: kinds.envelope(ev["values"], 0.1, predicted="<= 0.1"))
-
-    def crash(ev):
-        raise RuntimeError("boom")
-
-    crashing = _claim("fake.crashes", crash)
-    for c in (holds, violated, crashing):
-        monkeypatch.setitem(registry._CLAIMS, c.id, c)
-    return holds, violated, crashing
+def fake_family(tmp_path, monkeypatch):
+    """The outside family 'fake' (one holding, one violated and one crashing claim), found
+    through its entry-point metadata on sys.path."""
+    monkeypatch.syspath_prepend(str(write_outside_family(tmp_path / "site")))
+    registry._discovered.cache_clear()
+    yield
+    registry._discovered.cache_clear()
 
 
 def test_check_writes_report_json_and_figures(tmp_path, fake_family, capsys):
@@ -42,21 +30,39 @@ def test_check_writes_report_json_and_figures(tmp_path, fake_family, capsys):
     assert records["fake.crashes"]["verdict"] == "inconclusive"
     assert "boom" in records["fake.crashes"]["details"]["error"]
     for r in records.values():
-        assert {"id", "family", "claim", "kind", "predicted", "measured", "ci", "verdict",
-                "figure", "seconds"} <= set(r)
+        assert {"id", "family", "claim", "citation", "kind", "predicted", "measured", "ci",
+                "verdict", "figure", "seconds", "compile_seconds", "sizes"} <= set(r)
+        assert r["citation"] == "A. Author, J. Tests 2026, Thm 1" and r["sizes"] == {"n": 3}
     assert (out / "fake.holds.png").read_bytes()[:4] == b"\x89PNG"
     report = (out / "report.md").read_text()
     assert "| `fake.holds` |" in report and "VIOLATED" in report
 
 
-def test_check_exits_zero_when_everything_holds(tmp_path, fake_family, monkeypatch):
-    monkeypatch.delitem(registry._CLAIMS, "fake.violated")
-    monkeypatch.delitem(registry._CLAIMS, "fake.crashes")
-    assert cli.main(["check", "fake", "--quick", "--out", str(tmp_path)]) == 0
+def test_check_runs_single_claims_by_id(tmp_path, fake_family, capsys):
+    js = tmp_path / "one.json"
+    assert cli.main(["check", "fake.holds", "--quick", "--json", str(js), "--out", str(tmp_path)]) == 0
+    assert [r["id"] for r in json.loads(js.read_text())] == ["fake.holds"]
+    assert cli.main(["check", "fake.holds", "fake.violated", "--out", str(tmp_path)]) == 1
+
+
+def test_list_shows_families_claims_citations_and_run_keys(fake_family, capsys):
+    assert cli.main(["list", "fake"]) == 0
+    out = capsys.readouterr().out
+    assert "fake  [entry point fake = fakefam (fakefam)]  A. Author, J. Tests 2026" in out
+    for name in ("holds", "violated", "crashes"):
+        assert f"fake.{name}" in out
+    assert "A. Author, J. Tests 2026, Thm 1" in out and "run keys: n=3 scale=1.0" in out
+
+
+def test_run_runs_an_outside_family(tmp_path, fake_family, capsys):
+    assert cli.main(["run", "fake", "--set", "n=4", "--out", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"] == {"total": 4.0}
 
 
 @pytest.mark.parametrize("argv, fragment", [
     (["check", "nosuchfamily"], "family: unknown 'nosuchfamily'"),
+    (["check", "classical.nosuchclaim"], "claim: unknown 'classical.nosuchclaim'"),
+    (["list", "nosuchfamily"], "family: unknown 'nosuchfamily'"),
     (["figures", "nosuchfamily"], "family: unknown"),
     (["run", "nosuchfamily"], "family: unknown"),
     (["run", "classical", "--set", "foo=1"], "--set foo: unknown key"),
@@ -124,10 +130,8 @@ def test_cli_enables_the_persistent_compilation_cache_only_when_asked(monkeypatc
     assert jax.config.jax_compilation_cache_dir == before and jax.config.jax_enable_x64
 
 
-def test_report_rows_survive_pipes_in_statements(tmp_path, monkeypatch):
-    """Norms such as ||x_k - x*|| must not split a Markdown table row."""
-    claim = _claim("fake.norm", lambda ev: kinds.envelope(ev["values"], 1.0, predicted="||x|| <= 1"))
-    monkeypatch.setitem(registry._CLAIMS, claim.id, claim)
-    assert cli.main(["check", "fake", "--quick", "--out", str(tmp_path)]) == 0
-    row = next(line for line in (tmp_path / "report.md").read_text().splitlines() if "fake.norm" in line)
-    assert row.replace("\\|", "").count("|") == 9  # 8 columns
+def test_report_rows_survive_pipes_in_statements(tmp_path, fake_family):
+    """Norms such as ||x_k - x*|| (the fake claims predict "||x|| <= 1") must not split a row."""
+    assert cli.main(["check", "fake.holds", "--quick", "--out", str(tmp_path)]) == 0
+    row = next(line for line in (tmp_path / "report.md").read_text().splitlines() if "fake.holds" in line)
+    assert row.replace("\\|", "").count("|") == 12  # 11 columns

@@ -9,8 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 
 import convlab
-from problems import classical as problems
 from theory_checks.classical.instances import contraction
+from theory_checks.generators import load
+
+problems = load("classical")
 
 DEFAULTS = {"problem": "smooth_convex", "h": 1.0, "num_steps": 1000, "record_every": 10,
             "seed": 0, "dim": 40, "num_samples": 20, "loss": "least_squares", "mu": 0.1,

@@ -9,10 +9,12 @@ import jax
 import numpy as np
 
 import convlab
-from problems import classical as problems
 from theory_checks import kinds
 from theory_checks.classical import instances as I
 from theory_checks.verdict import Verdict
+from theory_checks.generators import load
+
+problems = load("classical")
 
 ID, KIND = "classical.gd-huber-tight", "envelope"
 CITATION = I.CITE_DT

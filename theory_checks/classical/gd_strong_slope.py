@@ -10,10 +10,12 @@ import numpy as np
 
 import convlab
 from convlab import plots
-from problems import classical as problems
 from theory_checks import kinds
 from theory_checks.classical import instances as I
 from theory_checks.verdict import Verdict
+from theory_checks.generators import load
+
+problems = load("classical")
 
 ID, KIND = "classical.gd-strong-slope", "slope"
 CITATION = I.CITE_STRONG

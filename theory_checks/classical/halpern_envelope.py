@@ -8,10 +8,12 @@ import dataclasses
 import jax
 import numpy as np
 
-from problems import classical as problems
 from theory_checks import kinds
 from theory_checks.classical import instances as I
 from theory_checks.verdict import Verdict
+from theory_checks.generators import load
+
+problems = load("classical")
 
 ID, KIND = "classical.halpern-envelope", "envelope"
 CITATION = I.CITE_LIEDER

@@ -12,7 +12,9 @@ import numpy as np
 
 import convlab
 from convlab import plots
-from problems import classical as problems
+from theory_checks.generators import load
+
+problems = load("classical")
 
 CITE_DT = "Drori & Teboulle, Math. Program. 2014, Thm 3.1"
 CITE_STRONG = "Nesterov, Introductory Lectures 2004, Thm 2.1.15"

@@ -2,7 +2,8 @@
 
 Sharma, "Small-Gain Nash: Certified Contraction to Nash Equilibria in Differentiable Games",
 arXiv 2512.06791 (2025); official code github.com/AashVed/SmallGainNash. The generators back the
-claims of :mod:`theory_checks.small_gain` (family ``games``).
+claims of the ``games`` family (:mod:`theory_checks.games`; the certificate is
+:mod:`theory_checks.games.certificate`).
 
 A game is given by its players' costs ``f_i(x)`` over the joint strategy ``x = (x_1, ..., x_N)``
 (one flat vector; player ``i`` owns the coordinates of block ``i`` of ``block_sizes``). Its

@@ -1,16 +1,17 @@
-"""Regenerate the bilevel family's figures (PAPERS.md §3: Hao, Gong & Liu, ICLR 2024, BO-REP):
-one PNG per registered claim plus the stationarity-vs-calls and applications groups.
+"""Regenerate the bilevel family's figures (PAPERS.md §3: Hao, Gong & Liu, ICLR 2024, BO-REP;
+Hu, Qiu, Guo, Zhang & Yang, ICML 2023, BSVRB): one PNG per claim plus the figure groups.
 
 Usage::
 
     python scripts/bilevel_figures.py [--quick] [--out DIR]
 
-The same machinery as ``convlab figures bilevel`` (which enables float64): each claim of the
-``bilevel`` family is measured, judged and drawn to ``DIR/<claim id>.png`` (min ‖∇Φ‖ vs oracle
-calls across budgets, the fixed-step divergence contrast, lower-level calls vs the period I,
-BO-REP vs baselines on hyper-representation and hyper-cleaning), and the figure groups
-``bilevel.stationarity_vs_calls.png`` (every method, log-log) and ``bilevel.applications.png``
-(vs oracle calls and vs wall-clock seconds) are written too. Nothing is plotted here.
+The same machinery as ``convlab figures bilevel`` (which enables float64): each claim of
+``theory_checks/bilevel/`` is measured, judged and drawn to ``DIR/<claim id>.png`` (min ‖∇Φ‖ vs
+oracle calls across budgets, the fixed-step divergence contrast, lower-level calls vs the period
+I, BO-REP vs baselines on hyper-representation and hyper-cleaning, BSVRB's iterations to ε
+against I and B), and the figure groups ``bilevel.stationarity_vs_calls.png`` (every method,
+log-log), ``bilevel.applications.png`` (vs oracle calls and vs wall-clock seconds) and
+``bilevel.multiblock.png`` are written too. Nothing is plotted here.
 """
 
 import sys

@@ -9,7 +9,8 @@ of the ``robust_recovery`` family is measured, judged and drawn to ``DIR/<claim 
 vs iteration for several outlier fractions, r' and α; success rate vs m for several r'), and
 the family's figure groups are written too (``robust_recovery.noise.png``: outlier fractions and
 Gaussian noise levels; ``robust_recovery.baselines.png``: constant and 1/t steps, large
-initialization, ℓ2-GD). Nothing is plotted here; figures live with claims.
+initialization, ℓ2-GD). Nothing is plotted here: each claim draws its own figure in
+``theory_checks/robust_recovery/<claim>.py`` and the groups live in ``figures.py`` there.
 """
 
 import sys

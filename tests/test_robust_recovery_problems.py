@@ -349,7 +349,7 @@ def test_runs_are_reproducible(key):
 
 # --- `convlab run robust_recovery` -------------------------------------------------------------------
 def test_experiment_reports_sign_rip_and_rate(tmp_path):
-    from convlab import cli
+    from theory_checks import cli
 
     settings_ = ["dim=6", "rank=1", "search_rank=1", "num_measurements=240", "num_steps=2000",
                  "record_every=20", "alpha=1e-8", "decay=0.995", "sign_rip_directions=16"]
@@ -358,9 +358,9 @@ def test_experiment_reports_sign_rip_and_rate(tmp_path):
         argv += ["--set", item]
     assert cli.main(argv) == 0
     from convlab.store import Store
-    from theory_checks import robust_recovery as C
+    from theory_checks.robust_recovery import experiment
 
-    config = cli.parse_settings(settings_, C.RUN_DEFAULTS)
+    config = cli.parse_settings(settings_, experiment.DEFAULTS)
     summary = Store(str(tmp_path)).manifest({"family": "robust_recovery", **config})["extra"]["summary"]
     assert summary["sign_rip_delta"] > 0 and summary["sign_rip_direction_rank"] == 2
     assert summary["rate"] == pytest.approx(summary["predicted_rate"], rel=0.05)
@@ -368,7 +368,7 @@ def test_experiment_reports_sign_rip_and_rate(tmp_path):
 
 
 def test_experiment_rejects_bad_settings(tmp_path, capsys):
-    from convlab import cli
+    from theory_checks import cli
 
     code = cli.main(["run", "robust_recovery", "--out", str(tmp_path), "--set", "outlier_fraction=0.6"])
     assert code == 2

@@ -20,11 +20,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from convlab.rates import RateFit
+from convlab.rates import RateFit, fit_rate
 from theory_checks.verdict import Verdict
 
-__all__ = ["envelope", "slope", "scaling", "ordering", "certificate", "band_status", "mean_fit",
-           "worst_status", "combine"]
+__all__ = ["envelope", "slope", "scaling", "ordering", "certificate", "local_rate", "band_status",
+           "mean_fit", "worst_status", "combine"]
 
 
 def band_status(value: float, ci: tuple[float, float], predicted: float, tol: float) -> str:
@@ -151,6 +151,41 @@ def certificate(certified: Any, true: Any, *, relation: str, tol: float, predict
     ok = np.isfinite(measured) and measured <= tol
     return Verdict("holds" if ok else "violated", predicted, measured, None, tol - measured,
                    {"relation": relation, "tolerance": tol, "num_points": int(certified.size)})
+
+
+def local_rate(k: Any, err: Any, predicted: Any, *, rtol: float, window: Any = "auto",
+               diverged: Any = None, num_bootstrap: int = 4000, seed: int = 0) -> Verdict:
+    """The measured tail rate equals the local rate of the method's own step map.
+
+    ``predicted[s] = -log ρ_s`` (:func:`convlab.local.local_rate` at seed s's solution, on the
+    directions transverse to the solution set) is an exact, instance-level prediction. Each
+    seed's linear rate is fitted on ``window`` of ``err[s]``; the measured value is the mean of
+    ``fitted_s / predicted_s`` with a bootstrap CI over seeds (one seed: the fit's own CI), and
+    the band rule applies to the band ``1 ± rtol``. ``rtol`` is the claim's allowance for the
+    pre-asymptotic transient, fixed before measuring.
+    """
+    k = np.asarray(k, dtype=np.float64)
+    err = np.atleast_2d(np.asarray(err, dtype=np.float64))
+    predicted = np.broadcast_to(np.asarray(predicted, dtype=np.float64), err.shape[:1])
+    flags = None if diverged is None else np.broadcast_to(np.asarray(diverged).reshape(-1), predicted.shape)
+    fits = [fit_rate(k, err[s], kind="linear", window=window,
+                     diverged=None if flags is None else flags[s]) for s in range(err.shape[0])]
+    ratios = np.array([f.rate for f in fits]) / predicted
+    details = {"predicted_rates": predicted.tolist(), "fitted_rates": [f.rate for f in fits],
+               "windows": [list(f.window) for f in fits], "tolerance": rtol,
+               "num_seeds": int(err.shape[0])}
+    if not np.all(np.isfinite(ratios)) or np.any(predicted <= 0):
+        return Verdict("violated", 1.0, float("nan"), None, float("nan"),
+                       {**details, "reason": "a run diverged or has no finite tail rate"})
+    if ratios.size >= 2:
+        rng = np.random.default_rng(seed)
+        boot = ratios[rng.integers(0, ratios.size, (num_bootstrap, ratios.size))].mean(axis=1)
+        ci = tuple(float(q) for q in np.quantile(boot, [0.025, 0.975]))
+    else:
+        ci = (fits[0].ci_low / predicted[0], fits[0].ci_high / predicted[0])
+    measured = float(ratios.mean())
+    status = band_status(measured, ci, 1.0, rtol)
+    return Verdict(status, 1.0, measured, ci, rtol - abs(measured - 1.0), details)
 
 
 def mean_fit(values: np.ndarray, *, num_bootstrap: int = 2000, seed: int = 0) -> RateFit:

@@ -5,7 +5,7 @@ gradient play is the projected Euler discretisation of the pseudo-gradient flow
 ``ẋ = -F(x)``, RK4 its classical fourth-order discretisation, and for the Markov game natural
 policy gradient is Euler on the natural (Fisher-preconditioned) pseudo-gradient flow while
 Euclidean policy gradient is Euler on the plain one. The SGN certificate
-(``theory_checks.small_gain.certify``) gives the step sizes for which each contracts.
+(``theory_checks.games.certificate.certify``) gives the step sizes for which each contracts.
 
 The problem supplies the oracles: ``problem.pseudo_gradient(x)`` (``F``),
 ``problem.natural_gradient(x)`` (``F_Fisher(x)^{-1} F(x)``, for :func:`natural_pg`) and

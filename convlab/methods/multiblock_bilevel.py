@@ -16,7 +16,7 @@ in the paper and its official code (``BSVRBv1``/``BSVRBv2``):
 - :func:`blockwise_sgd_bilevel` is the non-variance-reduced baseline: the same blockwise updates
   from fresh single-point samples, and the sampled hypergradient as the ``x`` direction.
 
-Problems provide the oracles of ``problems.bilevel_multiblock`` (``sample_blocks``,
+Problems provide the oracles of ``problems.bilevel`` (``sample_blocks``,
 ``sample_rows``, ``grad_y_g``, ``grad_x_f``, ``grad_y_f``, ``hvp_yy_g``, ``jvp_xy_g``,
 ``hess_yy_g``, ``m``, ``mu``). The iterate is a :class:`MultiBlockIterate` ``(x, y)``, ``y`` of
 shape ``[m, dim_y]``; metrics read ``x``. Backs ``bilevel.multiblock-speedup``.

@@ -2,8 +2,8 @@
 
 The engine: methods (optax-style factories), ``run`` (one jitted scan), ``sweep`` (seeds x
 hyperparameters in one compiled call), ``Trace``, ``fit_rate``, the results ``Store``, plotting
-helpers and the command line. It imports neither ``problems`` nor ``theory_checks``; only the
-command line (``convlab.cli``) does.
+helpers and ``local`` (the local rate of a step map). It imports neither ``problems`` nor
+``theory_checks``; the command line lives above it, in ``theory_checks.cli``.
 
 convlab never changes JAX's global configuration: entry points (the CLI, scripts, the tests'
 conftest) enable float64 with ``jax.config.update("jax_enable_x64", True)``.

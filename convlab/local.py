@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-__all__ = ["LocalRate", "local_rate", "state_vector"]
+__all__ = ["LocalRate", "local_rate", "map_local_rate", "gradient_step", "state_vector"]
 
 
 class LocalRate(NamedTuple):
@@ -48,26 +48,16 @@ def state_vector(state: Any) -> tuple[jax.Array, Any]:
     return vector, rebuild
 
 
-def local_rate(method: Any, problem: Any, params: Any, *, tangent: Any = None,
-               key: jax.Array | None = None) -> LocalRate:
-    """The local contraction of ``method`` at the solution ``params`` (a fixed point).
+def map_local_rate(step_map: Any, point: Any, *, tangent: Any = None) -> LocalRate:
+    """The local contraction of a pure map ``vector -> vector`` at its fixed point ``point``.
 
     Args:
-      method: a convlab Method; its step map is differentiated on the float leaves of
-        ``method.init(params)`` (for GD these are the params themselves).
-      problem: the problem the method runs on.
-      params: a solution (a fixed point of the step map).
-      tangent: ``[n, t]`` directions (in :func:`state_vector` coordinates) spanning the tangent
-        space of the solution set at ``params``; ``None`` for an isolated solution.
-      key: the step's key (deterministic methods ignore it).
+      step_map: one step of the iteration on flat vectors (e.g. :func:`gradient_step`).
+      point: the fixed point (a solution), a flat vector.
+      tangent: ``[n, t]`` directions spanning the tangent space of the solution set at
+        ``point``; ``None`` for an isolated solution.
     """
-    key = jax.random.key(0) if key is None else key
-    vector, rebuild = state_vector(method.init(params))
-
-    def step_map(v: jax.Array) -> jax.Array:
-        new_state, _ = method.step(key, rebuild(v), problem)
-        return state_vector(new_state)[0]
-
+    vector = jnp.asarray(point)
     jac = np.asarray(jax.jacfwd(step_map)(vector), dtype=np.float64)
     residual = float(np.linalg.norm(np.asarray(step_map(vector)) - np.asarray(vector)))
     n = jac.shape[0]
@@ -84,3 +74,30 @@ def local_rate(method: Any, problem: Any, params: Any, *, tangent: Any = None,
     rho = float(moduli[0]) if moduli.size else 0.0
     return LocalRate(rho, float(-np.log(rho)) if rho > 0 else float("inf"), moduli, residual,
                      invariance, int(basis.shape[1]))
+
+
+def local_rate(method: Any, problem: Any, params: Any, *, tangent: Any = None,
+               key: jax.Array | None = None) -> LocalRate:
+    """The local contraction of ``method``'s own step map at the solution ``params``.
+
+    The map is differentiated on the float leaves of ``method.init(params)`` (for GD these are
+    the params themselves; :func:`state_vector` gives the coordinates ``tangent`` is written in).
+    """
+    key = jax.random.key(0) if key is None else key
+    vector, rebuild = state_vector(method.init(params))
+
+    def step_map(v: jax.Array) -> jax.Array:
+        new_state, _ = method.step(key, rebuild(v), problem)
+        return state_vector(new_state)[0]
+    return map_local_rate(step_map, vector, tangent=tangent)
+
+
+def gradient_step(loss: Any, step_size: float, unravel: Any = None) -> Any:
+    """The reference map ``x -> x - γ ∇loss(x)`` on flat vectors, the gradient taken by
+    autodiff of ``loss`` (independent of any hand-written gradient): what GD's theory says the
+    step is. ``unravel`` maps a flat vector back to the loss's argument (default: identity)."""
+    unravel = (lambda v: v) if unravel is None else unravel
+
+    def step(v: jax.Array) -> jax.Array:
+        return v - step_size * ravel_pytree(jax.grad(lambda w: loss(unravel(w)))(v))[0]
+    return step

@@ -6,8 +6,11 @@ Two kinds (DESIGN.md):
 - ``power``:  ``log err = a - p log k``; the rate is the exponent ``p``.
 
 With several seeds the fit is made on the mean of ``log err`` over seeds and the confidence
-interval is a percentile bootstrap over seeds; with one run it is the OLS standard error
-(normal quantile). Diverged runs (a non-finite error anywhere, or ``diverged >= 0`` when the
+interval is Student's t over the seeds' own slopes (the slope of the mean is the mean of the
+slopes): seeds are independent while one seed's records are not, so the interval stays right
+when the noise is correlated within a run. With one run it is the OLS slope with a Newey–West
+(Bartlett kernel, lag ``floor(4 (n/100)^(2/9))``) standard error and a t quantile, which
+allows for serially correlated residuals (tests/test_rates.py measures the coverage of both). Diverged runs (a non-finite error anywhere, or ``diverged >= 0`` when the
 Trace's flag is passed) are left out and counted, so they never poison the others' statistics;
 if every run diverged the fit is all-NaN (a rate claim judges that ``violated``). The window
 skips the start-up transient and the floating-point floor and is always reported.
@@ -15,10 +18,10 @@ skips the start-up transient and the floating-point floor and is always reported
 
 from __future__ import annotations
 
-from statistics import NormalDist
 from typing import Any, NamedTuple
 
 import numpy as np
+from scipy import stats
 
 __all__ = ["RateFit", "fit_rate", "auto_window", "seed_rows"]
 
@@ -98,6 +101,18 @@ def _slopes(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return slope, y.mean(axis=-1) - slope * x.mean()
 
 
+def _newey_west_se(x: np.ndarray, resid: np.ndarray) -> tuple[float, int]:
+    """HAC standard error of an OLS slope (Bartlett kernel) and the t degrees of freedom used."""
+    n = x.size
+    lag = int(4 * (n / 100.0) ** (2.0 / 9.0))
+    xc = x - x.mean()
+    u = resid * xc
+    s = u @ u
+    for j in range(1, min(lag, n - 1) + 1):
+        s += 2.0 * (1.0 - j / (lag + 1.0)) * (u[j:] @ u[:-j])
+    return float(np.sqrt(max(s, 0.0)) / (xc @ xc)), max(lag, 1)
+
+
 def fit_rate(k: Any, err: Any, *, kind: str = "linear", window: tuple[float, float] | str = "auto",
              floor: float | None = None, diverged: Any = None, confidence: float = 0.95,
              num_bootstrap: int = 2000, seed: int = 0) -> RateFit:
@@ -111,8 +126,7 @@ def fit_rate(k: Any, err: Any, *, kind: str = "linear", window: tuple[float, flo
       floor: error level treated as the floating-point floor by the automatic window.
       diverged: ``Trace.diverged`` of the runs (shape ``[S]``); flagged runs are left out.
       confidence: level of the confidence interval.
-      num_bootstrap: bootstrap resamples over seeds.
-      seed: seed of the bootstrap (results are reproducible).
+      num_bootstrap, seed: unused (kept for callers of the former bootstrap interval).
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -146,14 +160,12 @@ def fit_rate(k: Any, err: Any, *, kind: str = "linear", window: tuple[float, flo
     r2 = 1.0 - np.sum(resid**2) / total if total > 0 else 1.0
     alpha = 1.0 - confidence
     if logs.shape[0] >= 2:
-        rng = np.random.default_rng(seed)
-        idx = rng.integers(0, logs.shape[0], size=(num_bootstrap, logs.shape[0]))
-        boot, _ = _slopes(x, logs[idx].mean(axis=1))
-        lo, hi = np.quantile(-boot, [alpha / 2, 1 - alpha / 2])
+        per_seed, _ = _slopes(x, logs)
+        se = per_seed.std(ddof=1) / np.sqrt(per_seed.size)
+        q = stats.t.ppf(1 - alpha / 2, per_seed.size - 1)
     else:
-        dof = max(len(x) - 2, 1)
-        se = np.sqrt(np.sum(resid**2) / dof / np.sum((x - x.mean()) ** 2))
-        z = NormalDist().inv_cdf(1 - alpha / 2)
-        lo, hi = -slope - z * se, -slope + z * se
+        se, dof = _newey_west_se(x, resid)
+        q = stats.t.ppf(1 - alpha / 2, dof)
+    lo, hi = -slope - q * se, -slope + q * se
     return RateFit(kind, float(-slope), float(lo), float(hi), float(r2), (k_lo, k_hi),
                    float(intercept), int(mask.sum()), int(usable.sum()), int((~usable).sum()))

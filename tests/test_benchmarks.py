@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from convlab import cli
+from theory_checks import cli
 
 BENCH_DIR = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
 COMMON = ["--quick", "--steps", "3", "--seeds", "2", "--step-sizes", "2", "--repeat", "1"]

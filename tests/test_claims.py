@@ -3,6 +3,7 @@ every registered claim has its documented verdict at quick size, every negative 
 judged ``violated``, a figure is drawn, and the JSON record is well formed."""
 
 import dataclasses
+import importlib
 import json
 
 import pytest
@@ -51,7 +52,7 @@ def test_claim_module_follows_the_contract(claim_id):
     """One file per claim: the module's docstring starts with the id; the Evidence is a frozen
     dataclass; the sizes of both modes name the same keys."""
     (claim,) = registry.claims([claim_id])
-    module = __import__(claim.measure.__module__, fromlist=["ID"])
+    module = importlib.import_module(claim.module)
     assert module.__doc__.startswith(claim_id + ":"), module.__name__
     assert dataclasses.is_dataclass(module.Evidence) and module.Evidence.__dataclass_params__.frozen
     assert set(claim.sizes["quick"]) == set(claim.sizes["full"])

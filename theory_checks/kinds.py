@@ -1,4 +1,4 @@
-"""The five rules that turn measurements into a Verdict (DESIGN.md, "Claim / Verdict").
+"""The six rules that turn measurements into a Verdict (DESIGN.md, "Claim / Verdict").
 
 - :func:`envelope`: a measured quantity stays under a predicted upper bound for every k (and,
   optionally, attains it: tightness);
@@ -8,10 +8,13 @@
 - :func:`certificate`: a certified quantity against the true one (sound: certified <= true, or
   exact: equal to a tolerance).
 
-Band rule shared by slope and scaling: ``holds`` when the estimate is within ``tol`` of the
-prediction, ``violated`` when its whole confidence interval lies outside that band, otherwise
-``inconclusive`` (the data cannot separate the two). Tolerances are arguments chosen by each
-claim from the theory (and documented there), never widened to make a check pass.
+- :func:`local_rate`: the measured tail rate equals ``-log ρ`` of the method's own step-map
+  Jacobian at the solution (transverse to the solution set).
+
+Band rule shared by slope, scaling and local-rate (an equivalence test): ``holds`` when the
+whole confidence interval lies within ``tol`` of the prediction, ``violated`` when it misses
+that band, otherwise ``inconclusive``; a NaN or missing CI is never ``holds``. Tolerances are
+arguments chosen by each claim from the theory (and documented there), never widened to pass.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+from scipy import stats
 
 from convlab.rates import RateFit, fit_rate
 from theory_checks.verdict import Verdict
@@ -27,20 +31,24 @@ __all__ = ["envelope", "slope", "scaling", "ordering", "certificate", "local_rat
            "mean_fit", "worst_status", "combine"]
 
 
-def band_status(value: float, ci: tuple[float, float], predicted: float, tol: float) -> str:
-    """``holds`` if |value - predicted| <= tol; ``violated`` if the CI misses the band entirely."""
+def band_status(value: float, ci: tuple[float, float] | None, predicted: float, tol: float) -> str:
+    """The band rule, an equivalence test: ``holds`` when the whole CI lies in
+    ``[predicted - tol, predicted + tol]``, ``violated`` when the CI misses that band (or the
+    estimate is not finite), else ``inconclusive``. A missing or NaN CI is never ``holds``."""
     if not np.isfinite(value):
         return "violated"
-    if abs(value - predicted) <= tol:
+    if ci is None or not np.all(np.isfinite(ci)):
+        return "inconclusive"
+    lo, hi = sorted(float(c) for c in ci)
+    if lo >= predicted - tol and hi <= predicted + tol:
         return "holds"
-    lo, hi = ci
     if hi < predicted - tol or lo > predicted + tol:
         return "violated"
     return "inconclusive"
 
 
 def envelope(values: Any, bound: Any, *, predicted: str, rtol: float = 1e-9, atol: float = 0.0,
-             tight: float | None = None) -> Verdict:
+             tight: float | None = None, k: Any = None) -> Verdict:
     """Every entry of ``values`` is <= ``bound + atol`` (broadcast), up to rounding ``rtol``.
 
     Args:
@@ -50,8 +58,12 @@ def envelope(values: Any, bound: Any, *, predicted: str, rtol: float = 1e-9, ato
       rtol: relative slack for floating-point rounding only.
       atol: absolute allowance for the floating-point floor of ``values`` (e.g. a distance
         cannot fall below ~1e-16 relative while a linear bound keeps shrinking).
-      tight: if given, the bound must also be attained: ``max(values / bound) >= 1 - tight``
-        (e.g. 0.01 for "matches the bound to within 1%").
+      tight: if given, the bound must also be attained: every instance reaches
+        ``values / bound >= 1 - tight`` (e.g. 0.01: "attains the bound to within 1%").
+      k: the iterations of the last axis of ``values`` (a record axis). Then the reported worst
+        ratio and attainment are taken over ``k >= 1`` (``k = 0`` sits on a normalised bound
+        trivially), an instance is one curve (all axes but the last), and the attaining
+        iteration is named in the details. Without ``k`` every entry is an instance.
 
     The measured value is the worst ratio ``max(values / (bound + atol))``; margin is ``1 - ratio``.
     """
@@ -61,14 +73,30 @@ def envelope(values: Any, bound: Any, *, predicted: str, rtol: float = 1e-9, ato
         raise ValueError("bound must be > 0 everywhere")
     finite = np.isfinite(values)
     ratio = np.where(finite, values / (bound + atol), np.inf)
+    details = {"num_points": int(values.size), "atol": atol, "num_nonfinite": int((~finite).sum())}
+    if k is not None:
+        k = np.asarray(k, dtype=np.float64)
+        if k.shape != values.shape[-1:]:
+            raise ValueError(f"k must match the last axis of values {values.shape}, got {k.shape}")
+        if not np.any(k >= 1):
+            raise ValueError("k must hold at least one iteration >= 1")
+        ok_all = bool(np.all(ratio <= 1.0 + rtol))
+        ratio = ratio[..., k >= 1]
+        k = k[k >= 1]
+    worst_flat = int(ratio.argmax())
     worst = float(ratio.max())
-    details = {"num_points": int(values.size), "atol": atol, "num_nonfinite": int((~finite).sum()),
-               "worst_index": [int(i) for i in np.unravel_index(int(ratio.argmax()), ratio.shape)]}
-    ok = worst <= 1.0 + rtol
+    details["worst_index"] = [int(i) for i in np.unravel_index(worst_flat, ratio.shape)]
+    ok = worst <= 1.0 + rtol if k is None else ok_all
+    if k is not None:
+        details["worst_k"] = float(k[details["worst_index"][-1]])
+        details["worst_ratio_over_k_ge_1"] = worst
     if tight is not None:
+        attained = ratio.max(axis=-1) if k is not None else ratio
         details["tightness_required"] = tight
-        details["min_ratio"] = float(ratio.min())
-        ok = ok and worst >= 1.0 - tight and float(ratio.min()) >= 1.0 - tight
+        details["min_ratio"] = float(attained.min())  # the least-attaining instance
+        if k is not None:
+            details["attained_at_k"] = k[ratio.argmax(axis=-1)].reshape(-1)[:16].tolist()
+        ok = ok and worst >= 1.0 - tight and float(attained.min()) >= 1.0 - tight
     return Verdict("holds" if ok else "violated", predicted, worst, None, 1.0 - worst, details)
 
 
@@ -154,15 +182,23 @@ def certificate(certified: Any, true: Any, *, relation: str, tol: float, predict
 
 
 def local_rate(k: Any, err: Any, predicted: Any, *, rtol: float, window: Any = "auto",
-               diverged: Any = None, num_bootstrap: int = 4000, seed: int = 0) -> Verdict:
+               diverged: Any = None, implementation: Any = None,
+               implementation_rtol: float = 1e-6) -> Verdict:
     """The measured tail rate equals the local rate of the method's own step map.
 
     ``predicted[s] = -log ρ_s`` (:func:`convlab.local.local_rate` at seed s's solution, on the
     directions transverse to the solution set) is an exact, instance-level prediction. Each
     seed's linear rate is fitted on ``window`` of ``err[s]``; the measured value is the mean of
-    ``fitted_s / predicted_s`` with a bootstrap CI over seeds (one seed: the fit's own CI), and
+    ``fitted_s / predicted_s`` with a Student-t CI over seeds (one seed: the fit's own CI), and
     the band rule applies to the band ``1 ± rtol``. ``rtol`` is the claim's allowance for the
     pre-asymptotic transient, fixed before measuring.
+
+    ``predicted`` should come from the theory's own step map (the paper's update rule, gradients
+    by autodiff of the loss), so that a wrong method or gradient cannot predict its own rate;
+    ``implementation[s]`` (optional) is ``-log ρ`` of the implementation's step map
+    (:func:`convlab.local.local_rate`), which must equal ``predicted`` to
+    ``implementation_rtol`` (an exact identity when the code implements the theory's map):
+    otherwise the verdict is ``violated``.
     """
     k = np.asarray(k, dtype=np.float64)
     err = np.atleast_2d(np.asarray(err, dtype=np.float64))
@@ -177,14 +213,20 @@ def local_rate(k: Any, err: Any, predicted: Any, *, rtol: float, window: Any = "
     if not np.all(np.isfinite(ratios)) or np.any(predicted <= 0):
         return Verdict("violated", 1.0, float("nan"), None, float("nan"),
                        {**details, "reason": "a run diverged or has no finite tail rate"})
-    if ratios.size >= 2:
-        rng = np.random.default_rng(seed)
-        boot = ratios[rng.integers(0, ratios.size, (num_bootstrap, ratios.size))].mean(axis=1)
-        ci = tuple(float(q) for q in np.quantile(boot, [0.025, 0.975]))
+    if ratios.size >= 2:  # Student's t over seeds, as fit_rate's CI
+        half = stats.t.ppf(0.975, ratios.size - 1) * ratios.std(ddof=1) / np.sqrt(ratios.size)
+        ci = (float(ratios.mean() - half), float(ratios.mean() + half))
     else:
         ci = (fits[0].ci_low / predicted[0], fits[0].ci_high / predicted[0])
     measured = float(ratios.mean())
     status = band_status(measured, ci, 1.0, rtol)
+    if implementation is not None:
+        implementation = np.broadcast_to(np.asarray(implementation, dtype=np.float64), predicted.shape)
+        mismatch = float(np.max(np.abs(implementation / predicted - 1.0)))
+        details.update(implementation_rates=implementation.tolist(),
+                       implementation_mismatch=mismatch, implementation_rtol=implementation_rtol)
+        if not mismatch <= implementation_rtol:
+            status = "violated"
     return Verdict(status, 1.0, measured, ci, rtol - abs(measured - 1.0), details)
 
 

@@ -130,6 +130,7 @@ class Claim:
         each must be judged ``violated``.
       quick_verdict: the verdict documented at quick size (``holds`` unless the family's
         NOTES.md reports a disagreement with the paper).
+      module: the claim module's import name.
     """
 
     id: str
@@ -142,6 +143,7 @@ class Claim:
     draw: Callable[[Any, Verdict, Any], None]
     negative_controls: Callable[[Any], Iterator[tuple[str, Any]]] = _no_negative_controls
     quick_verdict: Status = "holds"
+    module: str = ""
 
     def __post_init__(self):
         if self.id.count(".") != 1 or not all(self.id.split(".")):
@@ -164,7 +166,7 @@ class Claim:
         return cls(module.ID, module.KIND, module.CITATION, module.STATEMENT, module.SIZES,
                    module.measure, module.judge, module.draw,
                    getattr(module, "negative_controls", _no_negative_controls),
-                   getattr(module, "QUICK_VERDICT", "holds"))
+                   getattr(module, "QUICK_VERDICT", "holds"), module.__name__)
 
     @property
     def family(self) -> str:

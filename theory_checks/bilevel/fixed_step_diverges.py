@@ -12,9 +12,6 @@ from convlab import plots
 from theory_checks import kinds
 from theory_checks.bilevel import instances as I
 from theory_checks.verdict import Verdict
-from theory_checks.generators import load
-
-problems = load("bilevel")
 
 ID, KIND = "bilevel.fixed-step-diverges", "ordering"
 CITATION = I.CITE
@@ -61,7 +58,7 @@ def measure(*, seeds: int, steps: int, init: float, etas: tuple[float, ...]) -> 
     return Evidence(etas, init, budget, g_bo.min(axis=-1), np.asarray(bo.diverged),
                     (np.asarray(bo.oracle_calls)[0], g_bo), best_fixed, diverged,
                     (np.asarray(fixed.oracle_calls)[0, 0], g_fixed), float(g_bo[0, 0]),
-                    {f"{e:g}": problems.divergence_threshold("exp", float(e), p.dim_x) for e in etas})
+                    {f"{e:g}": I.problems.divergence_threshold("exp", float(e), p.dim_x) for e in etas})
 
 
 def judge(ev: Evidence) -> Verdict:

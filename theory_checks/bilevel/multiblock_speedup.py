@@ -15,10 +15,8 @@ import convlab
 from convlab.methods.multiblock_bilevel import blockwise_sgd_bilevel, bsvrb_v2
 from theory_checks import kinds
 from theory_checks.bilevel import instances as I
+from theory_checks.bilevel.instances import problems as BILEVEL
 from theory_checks.verdict import Verdict
-from theory_checks.generators import load
-
-problems = load("bilevel")
 
 ID, KIND = "bilevel.multiblock-speedup", "scaling"
 CITATION = I.CITE_MULTIBLOCK
@@ -77,7 +75,7 @@ def multiblock_run(key, hp, problem, *, I: int, B: int, steps: int, every: int, 
         method = blockwise_sgd_bilevel(hp["outer_step"], hp["inner_step"], hp["linear_step"],
                                        blocks=I, batch=B)
     return convlab.run(method, problem, problem.iterate0(), key=key, num_steps=steps, record_every=every,
-                       metrics={"hypergrad_norm": problems.multiblock_hypergrad_norm})
+                       metrics={"hypergrad_norm": BILEVEL.multiblock_hypergrad_norm})
 
 
 def _horizon(eta: float) -> tuple[int, int]:
@@ -96,7 +94,7 @@ def measure_point(p: Any, I: int, B: int, eps_rel: float, seeds: int, *, vr: boo
                           static=dict(I=I, B=B, steps=steps, every=every, vr=vr))
     norms = np.asarray(trace["hypergrad_norm"]).reshape(seeds, -1)
     k = np.asarray(trace.k).reshape(seeds, -1)[0]
-    eps = eps_rel * float(problems.multiblock_hypergrad_norm(p, p.x0))
+    eps = eps_rel * float(BILEVEL.multiblock_hypergrad_norm(p, p.x0))
     return {"iterations": hitting_iterations(k, norms, eps), "k": k, "median": np.median(norms, axis=0),
             "hparams": hp, "every": every, "diverged": int(np.sum(np.asarray(trace.diverged) >= 0))}
 
@@ -126,7 +124,7 @@ class Evidence:
 
 def _measure(*, m: int, dim_x: int, dim_y: int, seeds: int, eps_rel: float,
              grid_B: tuple[int, ...], grid_I: tuple[int, ...], big_B: int) -> Evidence:
-    p = problems.make_multi_block(jax.random.key(PROBLEM_SEED), m=m, dim_x=dim_x, dim_y=dim_y)
+    p = BILEVEL.make_multi_block(jax.random.key(PROBLEM_SEED), m=m, dim_x=dim_x, dim_y=dim_y)
     b_grid, i_grid = np.asarray(grid_B), np.asarray(grid_I)
     vr_B = [measure_point(p, m, int(B), eps_rel, seeds) for B in b_grid]
     vr_I = [measure_point(p, int(I), big_B, eps_rel, seeds) for I in i_grid]

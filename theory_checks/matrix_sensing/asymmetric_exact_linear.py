@@ -21,18 +21,11 @@ SIZES = {"quick": dict(seeds=8, n=20, r=2, m=600, eta=0.1, alpha=0.1, steps=1000
 Evidence = I.LinearEvidence
 
 
-def measure(*, seeds: int, n: int, r: int, m: int, eta: float, alpha: float, steps: int,
-            record_every: int) -> Evidence:
-    setup = I.Setup(seeds, n, r, m, eta, alpha)
-    return I.measure_exact(setup, "asymmetric", steps=steps, record_every=record_every)
+measure = I.exact_measure("asymmetric")
 
 
-def judge(ev: Evidence) -> Verdict:
-    return I.judge_linear(ev)
-
-
-def draw(ev: Evidence, verdict: Verdict, fig) -> None:
-    I.draw_linear(ev, verdict, fig)
+judge = I.judge_linear
+draw = I.draw_linear
 
 
 def balanced_run(key, hp, prob, *, steps: int, record_every: int):

@@ -166,6 +166,15 @@ def linear_reference(setup: Setup, parameterization: str) -> float:
     return (2.0 if parameterization == "symmetric" else 1.0) * setup.eta * sigma_r
 
 
+def exact_measure(parameterization: str):
+    """``measure(**sizes)`` of a k = r claim in the given parameterization."""
+    def measure(*, seeds: int, n: int, r: int, m: int, eta: float, alpha: float, steps: int,
+                record_every: int) -> LinearEvidence:
+        return measure_exact(Setup(seeds, n, r, m, eta, alpha), parameterization, steps=steps,
+                             record_every=record_every)
+    return measure
+
+
 def measure_exact(setup: Setup, parameterization: str, *, steps: int,
                   record_every: int) -> LinearEvidence:
     run = sweep(setup, parameterization, setup.r, "gd", steps, record_every, (setup.alpha,))

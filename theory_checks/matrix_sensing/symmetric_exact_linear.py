@@ -20,18 +20,11 @@ DIVERGING_ALPHA = 3.0   # with η = 0.1 GD diverges (PAPERS.md: α = 1 already d
 Evidence = I.LinearEvidence
 
 
-def measure(*, seeds: int, n: int, r: int, m: int, eta: float, alpha: float, steps: int,
-            record_every: int) -> Evidence:
-    setup = I.Setup(seeds, n, r, m, eta, alpha)
-    return I.measure_exact(setup, "symmetric", steps=steps, record_every=record_every)
+measure = I.exact_measure("symmetric")
 
 
-def judge(ev: Evidence) -> Verdict:
-    return I.judge_linear(ev)
-
-
-def draw(ev: Evidence, verdict: Verdict, fig) -> None:
-    I.draw_linear(ev, verdict, fig)
+judge = I.judge_linear
+draw = I.draw_linear
 
 
 def negative_controls(ev: Evidence):

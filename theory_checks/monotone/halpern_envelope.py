@@ -25,8 +25,7 @@ SIZES = I.HALPERN_SIZES
 Evidence = I.HalpernEvidence
 
 
-def measure(*, seeds: int, dim: int, n: int, steps: int, record_every: int) -> Evidence:
-    return I.measure_halpern(seeds=seeds, dim=dim, n=n, steps=steps, record_every=record_every)
+measure = I.measure_halpern
 
 
 def judge(ev: Evidence) -> Verdict:

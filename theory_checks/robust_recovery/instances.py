@@ -184,6 +184,16 @@ def fits(k: np.ndarray, err: np.ndarray, diverged: np.ndarray,
                  for e, dv in zip(err, diverged))
 
 
+def draw_rate_panel(fig: Any, ev: Any, title: str) -> None:
+    """The rate claims' figure: curves with their fits, the -log ρ reference, ``title``."""
+    ax = fig.axes[0]
+    draw_curves(ax, ev)
+    rate_reference(ax, ev)
+    ax.set_ylabel(ERROR_LABEL)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+
+
 def draw_curves(ax: Any, ev: Any, *, fits_: bool = True) -> None:
     """Median and 10–90% band over runs per label; with ``fits_``, the fitted line (dotted, the
     fitted rate in the label) and the fit window (shaded)."""

@@ -61,14 +61,9 @@ def judge(ev: Evidence) -> Verdict:
 
 
 def draw(ev: Evidence, verdict: Verdict, fig) -> None:
-    ax = fig.axes[0]
-    I.draw_curves(ax, ev)
-    I.rate_reference(ax, ev)
-    ax.set_ylabel(I.ERROR_LABEL)
-    ax.set_title(f"SubGM, α = {ev.alpha:g}, η_t = {ev.step0:g}·{ev.decay:g}^t, "
-                 f"r' = {ev.search_rank}, outliers ~{I.OUTLIER_SCALE:g}: {verdict.status}",
-                 fontsize=9)
-    ax.legend(fontsize=7, title="outliers: fitted rate (dotted fits)", title_fontsize=7)
+    I.draw_rate_panel(fig, ev, f"SubGM, α = {ev.alpha:g}, η_t = {ev.step0:g}·{ev.decay:g}^t, "
+                      f"r' = {ev.search_rank}, outliers ~{I.OUTLIER_SCALE:g}: {verdict.status}")
+    fig.axes[0].legend(fontsize=7, title="outliers: fitted rate (dotted fits)", title_fontsize=7)
 
 
 def negative_controls(ev: Evidence):

@@ -51,13 +51,8 @@ def judge(ev: Evidence) -> Verdict:
 
 
 def draw(ev: Evidence, verdict: Verdict, fig) -> None:
-    ax = fig.axes[0]
-    I.draw_curves(ax, ev)
-    I.rate_reference(ax, ev)
-    ax.set_ylabel(I.ERROR_LABEL)
-    ax.set_title(f"SubGM, α = {ev.alpha:g}, several r': {verdict.status} "
-                 f"(rates within {I.RATE_TOL:.0%} of −log ρ)", fontsize=9)
-    ax.legend(fontsize=7)
+    I.draw_rate_panel(fig, ev, f"SubGM, α = {ev.alpha:g}, several r': {verdict.status} "
+                               f"(rates within {I.RATE_TOL:.0%} of −log ρ)")
 
 
 def negative_controls(ev: Evidence):

@@ -114,8 +114,7 @@ def _newey_west_se(x: np.ndarray, resid: np.ndarray) -> tuple[float, int]:
 
 
 def fit_rate(k: Any, err: Any, *, kind: str = "linear", window: tuple[float, float] | str = "auto",
-             floor: float | None = None, diverged: Any = None, confidence: float = 0.95,
-             num_bootstrap: int = 2000, seed: int = 0) -> RateFit:
+             floor: float | None = None, diverged: Any = None, confidence: float = 0.95) -> RateFit:
     """Fit a linear or power-law rate to ``err`` over ``k``.
 
     Args:
@@ -126,7 +125,6 @@ def fit_rate(k: Any, err: Any, *, kind: str = "linear", window: tuple[float, flo
       floor: error level treated as the floating-point floor by the automatic window.
       diverged: ``Trace.diverged`` of the runs (shape ``[S]``); flagged runs are left out.
       confidence: level of the confidence interval.
-      num_bootstrap, seed: unused (kept for callers of the former bootstrap interval).
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")

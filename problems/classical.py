@@ -43,6 +43,7 @@ __all__ = [
 LOSSES = ("least_squares", "huber")
 QUADRATIC_KINDS = ("random", "worst_case")
 MAP_KINDS = ("rotation", "averaged_rotation", "rotation_box", "reflection_box")
+ATTAINING_MAP_KIND = "point_reflection"  # T(x) = 2x* - x: Halpern meets 2||x0-x*||/(k+1) at even k
 
 
 def _huber(r: jax.Array, delta: jax.Array) -> jax.Array:
@@ -229,7 +230,8 @@ def make_strongly_convex_quadratic(key: jax.Array, *, dim: int, mu: float, L: fl
 @problem_dataclass
 class NonexpansiveMap:
     """``T(x) = c + R S(x - c)``: an orthogonal ``R`` after ``S`` ∈ {identity, averaging with
-    identity, box projection, box reflection}; ``c = x_star`` is a fixed point (``S(0) = 0``)."""
+    identity, box projection, box reflection}; ``c = x_star`` is a fixed point (``S(0) = 0``).
+    ``kind="point_reflection"``: ``T(x) = 2c - x``, on which Halpern attains Lieder's bound."""
 
     rotation: jax.Array
     box: jax.Array
@@ -239,6 +241,8 @@ class NonexpansiveMap:
 
     def operator(self, x: jax.Array) -> jax.Array:
         z = x - self.x_star
+        if self.kind == ATTAINING_MAP_KIND:
+            return self.x_star - z
         if self.kind == "rotation":
             return self.x_star + self.rotation @ z
         if self.kind == "averaged_rotation":
@@ -262,8 +266,8 @@ def make_nonexpansive_map(key: jax.Array, *, dim: int, kind: str = "rotation_box
     d = require_int("dim", dim, minimum=2)
     if d % 2:
         raise ValueError(f"dim must be even (rotations act on planes), got {d}")
-    if kind not in MAP_KINDS:
-        raise ValueError(f"kind must be one of {MAP_KINDS}, got {kind!r}")
+    if kind not in MAP_KINDS + (ATTAINING_MAP_KIND,):
+        raise ValueError(f"kind must be one of {MAP_KINDS + (ATTAINING_MAP_KIND,)}, got {kind!r}")
     require_positive("box", box)
     require_in_range("min_angle", min_angle, 0.0, jnp.pi / 2, closed="neither")
     k_a, k_q, k_s, k_0 = jax.random.split(key, 4)

@@ -1,4 +1,4 @@
-"""The five judging rules: each can hold, be violated and (band rules) be inconclusive."""
+"""The six judging rules: each can hold, be violated and (band rules) be inconclusive."""
 
 import numpy as np
 import pytest
@@ -43,9 +43,43 @@ def test_envelope_rejects_nonpositive_bound():
     (_fit(1.2, 1.15, 1.25), "violated"),
     (_fit(1.2, 0.9, 1.5), "inconclusive"),
     (_fit(float("nan"), float("nan"), float("nan")), "violated"),
+    (_fit(1.01, float("nan"), float("nan")), "inconclusive"),   # no CI: never holds
+    (_fit(1.01, 0.9, 1.03), "inconclusive"),                    # estimate in, CI sticks out
+    (_fit(1.04, 1.045, 1.2), "inconclusive"),                   # a CI that misses its estimate
 ])
 def test_slope_band_rule(fit, status):
+    """The band rule is an equivalence test: holds only when the whole CI is in the band."""
     assert kinds.slope(fit, 1.0, 0.05).status == status
+
+
+def test_band_status_without_a_ci_is_never_holds():
+    assert kinds.band_status(1.0, None, 1.0, 0.1) == "inconclusive"
+    assert kinds.band_status(float("inf"), None, 1.0, 0.1) == "violated"
+
+
+def test_envelope_over_k_skips_the_trivial_start_and_names_the_attaining_k():
+    k = np.arange(4.0)
+    bound = 0.5 ** k
+    values = np.stack([bound * [1.0, 0.9, 0.5, 0.3], bound * [1.0, 0.99, 1.0, 0.7]])
+    v = kinds.envelope(values, bound, predicted="", k=k)
+    assert v.status == "holds" and v.measured == pytest.approx(1.0)
+    assert v.details["worst_k"] == 2.0
+    tight = kinds.envelope(values, bound, predicted="", k=k, tight=0.01)
+    assert tight.status == "violated" and tight.details["min_ratio"] == pytest.approx(0.9)
+    attained = kinds.envelope(values[1:], bound, predicted="", k=k, tight=0.01)
+    assert attained.status == "holds" and attained.details["attained_at_k"] == [2.0]
+    # k = 0 on the bound no longer passes for attainment: an instance at half the bound fails
+    assert kinds.envelope(bound * [1, .5, .5, .5], bound, predicted="", k=k, tight=0.01).status == "violated"
+
+
+def test_local_rate_judges_the_level_and_the_implementation():
+    k = np.arange(200.0)
+    rng = np.random.default_rng(0)
+    err = np.exp(-0.1 * k + 0.01 * rng.standard_normal((6, k.size)))
+    assert kinds.local_rate(k, err, 0.1, rtol=0.02).status == "holds"
+    assert kinds.local_rate(k, err, 0.05, rtol=0.02).status == "violated"   # a halved rate
+    assert kinds.local_rate(k, err, 0.1, rtol=0.02, implementation=0.12).status == "violated"
+    assert kinds.local_rate(k, err * np.nan, 0.1, rtol=0.02).status == "violated"
 
 
 def test_scaling_recovers_exponent_and_detects_wrong_one():

@@ -113,7 +113,7 @@ def test_power_rate_recovery_property(exponent, noise, rng):
 @given(rate=st.floats(0.01, 1.0), seeds=st.integers(3, 12), rng=st.integers(0, 2**31 - 1))
 def test_multi_seed_fit_recovers_rate_and_ci_is_ordered(rate, seeds, rng):
     k, err = linear_data(rate, noise=0.1, seeds=seeds, rng=rng)
-    fit = convlab.fit_rate(k, err, kind="linear", num_bootstrap=500)
+    fit = convlab.fit_rate(k, err, kind="linear")
     assert fit.num_seeds == seeds and fit.num_excluded == 0
     assert abs(fit.rate - rate) < 0.02 * rate
     assert fit.ci_low <= fit.rate <= fit.ci_high
@@ -132,28 +132,46 @@ def test_bootstrap_ci_contains_truth_for_noisy_seeds(kind, truth):
     assert fit.ci_high - fit.ci_low < 0.1 * truth
 
 
-def test_bootstrap_ci_coverage():
-    # over many independent data sets the 95% interval covers the truth most of the time
-    # (the percentile bootstrap over 8 seeds is a little optimistic: ask for >= 80%)
-    truth, trials = 0.3, 60
-    covered = 0
-    for trial in range(trials):
-        k, err = linear_data(truth, noise=0.3, seeds=8, rng=100 + trial)
-        covered += convlab.fit_rate(k, err, num_bootstrap=400, seed=trial).contains(truth)
-    assert covered >= 0.8 * trials
-    # and not by being trivially wide
+def _ar1(rng, phi, shape):
+    """AR(1) noise along the last axis with unit marginal variance: correlated within a run."""
+    e = rng.standard_normal(shape)
+    x = np.empty_like(e)
+    x[..., 0] = e[..., 0]
+    for t in range(1, shape[-1]):
+        x[..., t] = phi * x[..., t - 1] + np.sqrt(1 - phi**2) * e[..., t]
+    return x
+
+
+def _coverage(phi, seeds, trials, *, truth=0.1, num=200, noise=0.05, rng=0):
+    rng = np.random.default_rng(rng)
+    k = np.arange(float(num))
+    shape = (num,) if seeds == 1 else (seeds, num)
+    hits = [convlab.fit_rate(k, np.exp(-truth * k + noise * _ar1(rng, phi, shape)),
+                             window=(0, num - 1)).contains(truth) for _ in range(trials)]
+    return float(np.mean(hits))
+
+
+@pytest.mark.parametrize("phi", [0.0, 0.9])
+def test_ci_coverage_over_seeds_with_noise_correlated_within_a_run(phi):
+    """The real case: one seed's records are not independent. The t interval over the seeds'
+    own slopes keeps its 95% level (the former percentile bootstrap over 8 seeds covered 87%).
+    300 trials: the binomial sd of the coverage is 1.3%, so [0.91, 0.99] is a 3-sd band."""
+    assert 0.91 <= _coverage(phi, seeds=8, trials=300) <= 0.99
+
+
+def test_ci_coverage_of_one_run_with_correlated_noise():
+    """One run: Newey–West keeps ~95% for moderate correlation (phi = 0.5; the plain OLS error
+    covered 69%), and under strong correlation (phi = 0.9) it is still far better than OLS
+    (which covered 37%); measured 0.77 with these sizes, documented, not hidden."""
+    assert 0.90 <= _coverage(0.5, seeds=1, trials=300) <= 0.99
+    assert _coverage(0.0, seeds=1, trials=300) >= 0.91
+    assert _coverage(0.9, seeds=1, trials=300) >= 0.65
+
+
+def test_ci_is_not_trivially_wide():
+    truth = 0.3
     fit = convlab.fit_rate(*linear_data(truth, noise=0.3, seeds=8, rng=7))
-    assert fit.ci_high - fit.ci_low < 0.05 * truth
-
-
-def test_bootstrap_is_reproducible_for_a_fixed_seed():
-    k, err = linear_data(0.2, noise=0.2, seeds=6, rng=4)
-    first = convlab.fit_rate(k, err, seed=11)
-    second = convlab.fit_rate(k, err, seed=11)
-    assert first == second
-    other = convlab.fit_rate(k, err, seed=12)
-    assert other.rate == first.rate  # the point estimate does not depend on the bootstrap
-    assert (other.ci_low, other.ci_high) != (first.ci_low, first.ci_high)
+    assert fit.contains(truth) and fit.ci_high - fit.ci_low < 0.05 * truth
 
 
 def test_wider_confidence_gives_wider_interval():

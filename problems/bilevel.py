@@ -110,6 +110,7 @@ from convlab.metrics import tree_norm
 from convlab.problem import Static, problem_dataclass
 from convlab.validate import require_in_range, require_int, require_positive
 from .monotone import antithetic_signs
+from convlab.validate import checked_generator
 
 __all__ = [
     "SyntheticBilevel", "HyperRepresentation", "HyperCleaning",
@@ -247,6 +248,7 @@ class SyntheticBilevel(_ExactTruth):
         return {"hypergrad_norm": hypergrad_norm, "phi": upper_value, "lower_gap": lower_gap}
 
 
+@checked_generator
 def make_synthetic(key: jax.Array, *, dim_x: int = 10, dim_y: int = 20, kind: str = "exp",
                    n_upper: int = 256, n_lower: int = 256, sigma_f: float = 0.3,
                    sigma_g: float = 0.3, heterogeneity: float = 0.5, mu: float = 1.0,
@@ -379,6 +381,7 @@ class HyperRepresentation(_ExactTruth):
         return {"phi": upper_value, "hypergrad_norm": hypergrad_norm, "accuracy": test_accuracy}
 
 
+@checked_generator
 def make_hyper_representation(key: jax.Array, *, n_train: int = 256, n_val: int = 256,
                               n_test: int = 512, length: int = 8, dim_in: int = 3,
                               hidden: int = 8, lam: float = 0.1,
@@ -474,6 +477,7 @@ class HyperCleaning(_ExactTruth):
         return {"phi": upper_value, "hypergrad_norm": hypergrad_norm, "accuracy": test_accuracy}
 
 
+@checked_generator
 def make_hyper_cleaning(key: jax.Array, *, n_train: int = 256, n_val: int = 128, n_test: int = 1024,
                         dim: int = 64, num_classes: int = 3, corruption: float = 0.4,
                         separation: float = 5.0, lam: float = 1e-3) -> HyperCleaning:
@@ -705,6 +709,7 @@ def multiblock_upper_value(problem: MultiBlockBilevel, params: Any) -> jax.Array
     return problem.upper(_upper_x(params))
 
 
+@checked_generator
 def make_multi_block(key: jax.Array, *, m: int, dim_x: int, dim_y: int, blocks: int = 1,
                      batch: int = 1, rows: int = 64, val_rows: int = 64, noise: float = 0.5,
                      heterogeneity: float = 1.0, mu: float = 0.1, rho: float = 0.05) -> MultiBlockBilevel:

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 from convlab.metrics import distance_to_solution, fixed_point_residual, grad_norm, loss_gap
 from convlab.problem import Static, problem_dataclass
 from convlab.validate import is_concrete, require_in_range, require_int, require_positive
+from convlab.validate import checked_generator
 
 __all__ = [
     "SmoothConvex", "make_smooth_convex",
@@ -98,6 +99,7 @@ class SmoothConvex:
         return {"gap": loss_gap, "distance": distance_to_solution}
 
 
+@checked_generator
 def make_smooth_convex(key: jax.Array, *, num_samples: int, dim: int,
                        loss: str = "least_squares", delta: float = 0.5) -> SmoothConvex:
     """Random L-smooth convex problem with ``f* = 0`` and a known nearest minimizer.
@@ -155,6 +157,7 @@ class HuberWorstCase:
         return {"gap": loss_gap}
 
 
+@checked_generator
 def make_huber_worst_case(key: jax.Array, *, num_steps: int, dim: int = 1, L: float = 1.0,
                           R: float = 1.0, relative_step: float = 1.0) -> HuberWorstCase:
     """The instance on which GD with step ``relative_step / L`` for ``num_steps`` steps attains
@@ -194,6 +197,7 @@ class Quadratic:
         return {"distance": distance_to_solution, "gap": loss_gap, "grad_norm": grad_norm}
 
 
+@checked_generator
 def make_strongly_convex_quadratic(key: jax.Array, *, dim: int, mu: float, L: float,
                                    kind: str = "random") -> Quadratic:
     """μ-strongly convex, L-smooth quadratic.
@@ -259,6 +263,7 @@ class NonexpansiveMap:
         return {"residual": fixed_point_residual, "distance": distance_to_solution}
 
 
+@checked_generator
 def make_nonexpansive_map(key: jax.Array, *, dim: int, kind: str = "rotation_box",
                           box: float = 0.3, min_angle: float = 0.3) -> NonexpansiveMap:
     """Nonexpansive map with a known fixed point: random plane rotations (angles uniform in

@@ -30,6 +30,9 @@ Generators (key first, sizes as keyword arguments, validated before tracing):
   hundred steps show contraction;
 - :func:`make_quadratic_game`: random N-player quadratic games (blocks of any size), used to
   test the N-player weight optimisation;
+- :func:`make_cubic_game`: a 2-player game with cubic costs whose Jacobian is affine in ``x``
+  (it varies over any region, with every extreme of the SGN constants at a box vertex), for
+  checking the certificate's region estimate;
 - :func:`make_markov_game`: the paper's 2-player, 2-state, 2-action entropy-regularised Markov
   game with softmax policies and exact policy evaluation (γ = 0.9, τ = 1), as in the official
   code (``markov/env.py``): cooperative coordination rewards ±1, transitions that favour
@@ -56,9 +59,11 @@ import numpy as np
 from convlab.metrics import distance_to_solution
 from convlab.problem import Static, problem_dataclass
 from convlab.validate import require_in_range, require_int, require_positive, require_shape
+from convlab.validate import checked_generator
 
 __all__ = [
     "QuadraticGame", "make_toy_game", "make_lq_game", "make_random_lq_game", "make_quadratic_game",
+    "CubicGame", "make_cubic_game",
     "MarkovGame", "make_markov_game",
     "m_norm", "lyapunov_kl", "euclidean_norm", "coordinate_0", "coordinate_1",
     "with_weights", "owner_index",
@@ -216,6 +221,7 @@ def _quadratic_game(H, x0, weights, box, block_sizes, kind) -> QuadraticGame:
                          jnp.asarray(box, dtype), tuple(int(b) for b in block_sizes), kind)
 
 
+@checked_generator
 def make_toy_game(key: jax.Array, *, mu1: float = 1.0, mu2: float = 1.0, a: float = 10.0,
                   b: float = 0.05, x0: tuple[float, float] = (0.15, -0.15),
                   weights: tuple[float, float] = (1.0, 200.0)) -> QuadraticGame:
@@ -256,6 +262,7 @@ def _lq_args(dim, lam, a, b, mu0) -> int:
     return d
 
 
+@checked_generator
 def make_lq_game(key: jax.Array, *, dim: int = 64, lam: float = 1.0, a: float = 10.0,
                  b: float = 0.05, mu0: float = 1.0, box: float | None = None,
                  weights: tuple[float, float] | None = None) -> QuadraticGame:
@@ -291,6 +298,7 @@ def make_lq_game(key: jax.Array, *, dim: int = 64, lam: float = 1.0, a: float = 
     return _quadratic_game(H, x0, weights, box, (half, half), "lq")
 
 
+@checked_generator
 def make_random_lq_game(key: jax.Array, *, dim: int = 64, lam: float = 1.0, a: float = 10.0,
                         b: float = 0.05, mu0: float = 1.0, curvature_spread: float = 1.0,
                         weights: tuple[float, float] | None = None) -> QuadraticGame:
@@ -327,6 +335,7 @@ def make_random_lq_game(key: jax.Array, *, dim: int = 64, lam: float = 1.0, a: f
     return _quadratic_game(H, x0, weights, float("inf"), (half, half), "lq_random")
 
 
+@checked_generator
 def make_quadratic_game(key: jax.Array, *, block_sizes: tuple[int, ...] = (2, 2, 2),
                         mu: float = 1.0, coupling: float = 0.3, spread: float = 1.0,
                         weights: tuple[float, ...] | None = None) -> QuadraticGame:
@@ -373,6 +382,79 @@ def make_quadratic_game(key: jax.Array, *, block_sizes: tuple[int, ...] = (2, 2,
             H = H.at[offsets[i]:offsets[i + 1], offsets[j]:offsets[j + 1]].set(block)
     x0 = jax.random.normal(keys[-1], (d,), H.dtype)
     return _quadratic_game(H, x0, weights, float("inf"), sizes, "quadratic")
+
+
+@problem_dataclass
+class CubicGame(_Game):
+    """Two players, ``f_1 = ½ μ0 |x_1|² + (κ/6) Σ_j x_{1j}³ + a x_1ᵀ R (x_2 - (ε/2) x_2∘x_2)``,
+    ``f_2 = ½ μ0 |x_2|² + (κ/6) Σ_j x_{2j}³ + b x_2ᵀ Rᵀ (x_1 - (ε/2) x_1∘x_1)``.
+
+    ``F(0) = 0`` (``x_star = 0``) and the Jacobian is affine in ``x``:
+    ``J = [[μ0 I + κ diag(x_1), a R (I - ε diag(x_2))], [b Rᵀ (I - ε diag(x_1)), μ0 I + κ diag(x_2)]]``,
+    so the own curvatures, the couplings and the margin all vary over a region; on a box
+    ``|x_j| <= r`` all of them are worst at the vertex ``x = -r 1``.
+    """
+
+    x_star: jax.Array
+    x0: jax.Array
+    R: jax.Array
+    coefficients: jax.Array   # (μ0, κ, a, b, ε)
+    weights: jax.Array
+    base_metric: jax.Array
+    box: jax.Array
+    block_sizes: Static[tuple[int, ...]]
+
+    def player_costs(self, x: jax.Array) -> jax.Array:
+        mu0, kappa, a, b, eps = (self.coefficients[i] for i in range(5))
+        half = self.block_sizes[0]
+        x1, x2 = x[:half], x[half:]
+        own = lambda v: 0.5 * mu0 * (v @ v) + kappa / 6.0 * jnp.sum(v**3)
+        f1 = own(x1) + a * (x1 @ (self.R @ (x2 - 0.5 * eps * x2 * x2)))
+        f2 = own(x2) + b * (x2 @ (self.R.T @ (x1 - 0.5 * eps * x1 * x1)))
+        return jnp.stack([f1, f2])
+
+
+@checked_generator
+def make_cubic_game(key: jax.Array, *, dim: int = 4, a: float = 2.0, b: float = 0.125,
+                    mu0: float = 1.0, kappa: float = 1.0, eps: float = 1.0,
+                    init_scale: float = 0.1, weights: tuple[float, float] | None = None) -> CubicGame:
+    """The cubic 2-player game of :class:`CubicGame` (a non-quadratic LQ game).
+
+    At ``x = 0`` its Jacobian is the LQ matrix ``[[μ0 I, a R], [b Rᵀ, μ0 I]]``; over a box of
+    radius ``r < 1/ε`` the own curvature ranges over ``μ0 ± κ r`` and the couplings' singular
+    values over ``a (1 ± ε r)``, ``b (1 ± ε r)``. Every SGN constant (λ_min of a symmetric part,
+    a spectral norm) is a concave or convex function of an affine Jacobian, so its extreme over
+    a box is attained at a vertex; at ``x = -r 1`` all are worst at once and, in the weights
+    ``(b/a, 1)``, the true margin there is ``μ0 - κ r - √(ab)(1 + ε r)``.
+
+    Args:
+      key: PRNG key (``R``, a random orthogonal ``dim/2 x dim/2`` matrix, and ``x0``).
+      dim: total dimension (even).
+      a, b: coupling scales (> 0).
+      mu0: own curvature at the equilibrium (> 0).
+      kappa: cubic own curvature (>= 0).
+      eps: relative variation of the couplings (>= 0).
+      init_scale: ``x0 = init_scale · N(0, I)`` (>= 0).
+      weights: metric weights of ``m_norm``; default ``(b/a, 1)``.
+    """
+    d = require_int("dim", dim, minimum=2)
+    if d % 2:
+        raise ValueError(f"dim must be even (two players of dim/2 coordinates), got {d}")
+    require_positive("a", a)
+    require_positive("b", b)
+    require_positive("mu0", mu0)
+    require_positive("kappa", kappa, allow_zero=True)
+    require_positive("eps", eps, allow_zero=True)
+    require_positive("init_scale", init_scale, allow_zero=True)
+    weights = (b / a, 1.0) if weights is None else weights
+    require_positive("weights", weights)
+    require_shape("weights", weights, (2,))
+    k_r, k_0 = jax.random.split(key)
+    R = _random_orthogonal(k_r, d // 2)
+    coefficients = jnp.asarray([mu0, kappa, a, b, eps], R.dtype)
+    return CubicGame(jnp.zeros(d, R.dtype), init_scale * jax.random.normal(k_0, (d,), R.dtype),
+                     R, coefficients, jnp.asarray(weights, R.dtype), jnp.ones(d, R.dtype),
+                     jnp.asarray(float("inf"), R.dtype), (d // 2, d // 2))
 
 
 # --- the entropy-regularised Markov game -------------------------------------------------------
@@ -483,6 +565,7 @@ def _official_markov_tables(dtype) -> tuple[np.ndarray, np.ndarray]:
     return P.astype(dtype), np.broadcast_to(r, (2, 2, 2, 2)).astype(dtype)  # [player, s, a1, a2]
 
 
+@checked_generator
 def make_markov_game(key: jax.Array, *, gamma: float = 0.9, tau: float = 1.0,
                      reward_scale: float = 1.0, init_scale: float = 0.01,
                      weights: tuple[float, float] = (1.0, 1.0)) -> MarkovGame:

@@ -50,6 +50,7 @@ import jax.numpy as jnp
 
 from convlab.problem import Static, problem_dataclass
 from convlab.validate import is_concrete, require_int, require_positive
+from convlab.validate import checked_generator
 
 __all__ = [
     "Factors", "SymmetricSensing", "AsymmetricSensing",
@@ -259,6 +260,7 @@ def _orthonormal(key: jax.Array, rows: int, cols: int) -> jax.Array:
     return q * jnp.sign(jnp.diag(rr))[None, :]
 
 
+@checked_generator
 def make_symmetric_sensing(key: jax.Array, *, n: int, r: int, k: int, num_measurements: int,
                            alpha: float = 1e-3, condition_number: float = 1.0) -> SymmetricSensing:
     """Symmetric matrix sensing with Gaussian (symmetrised) measurements.
@@ -297,6 +299,7 @@ def _build_symmetric(key, alpha, condition_number, *, n, r, k, m) -> SymmetricSe
                             jnp.asarray(alpha, dtype), n, r, k)
 
 
+@checked_generator
 def make_asymmetric_sensing(key: jax.Array, *, n1: int, n2: int, r: int, k: int,
                             num_measurements: int, alpha: float = 1e-3, imbalance: float = 1.0 / 3.0,
                             condition_number: float = 1.0) -> AsymmetricSensing:

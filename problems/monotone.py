@@ -62,6 +62,7 @@ import numpy as np
 from convlab.metrics import distance_to_solution, loss_gap
 from convlab.problem import Static, problem_dataclass
 from convlab.validate import is_concrete, require_in_range, require_int, require_positive
+from convlab.validate import checked_generator
 
 __all__ = [
     "LinearFiniteSum", "HuberFiniteSum",
@@ -279,6 +280,7 @@ class HuberFiniteSum:
 
 
 # --- generators -------------------------------------------------------------------------------
+@checked_generator
 def make_cocoercive_sum(key: jax.Array, *, n_components: int, dim: int, kind: str = "quadratic",
                         L: float = 1.0, mu: float = 1e-3, heterogeneity: float = 1.0,
                         offset: float = 1.0, rows: int = 5, delta: float = 0.5):
@@ -380,6 +382,7 @@ def _linear_constants(M_parts: jax.Array, M: jax.Array) -> tuple[jax.Array, jax.
     return L, L_avg
 
 
+@checked_generator
 def make_matrix_game(key: jax.Array, *, n_components: int, dim: int, kind: str = "policeman",
                      noise: float = 0.5, theta: float = 0.8):
     """Finite-sum matrix game ``min_{x∈Δ_dim} max_{y∈Δ_dim} xᵀAy``, ``A = mean A_i``.
@@ -418,6 +421,7 @@ def _game_arrays(key: jax.Array, n: int, d: int, kind: str, noise: Any, theta: A
             jnp.zeros((), A.dtype), x0, nan, L, L_avg, 1.0 / L)
 
 
+@checked_generator
 def make_quadratic_minmax(key: jax.Array, *, n_components: int, dim: int, kind: str = "bilinear",
                           box: float | None = None, noise: float = 0.5, active: float = 0.3,
                           sigma_min: float = 1e-2):

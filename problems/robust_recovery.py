@@ -59,6 +59,7 @@ import numpy as np
 from convlab.problem import Static, problem_dataclass
 from convlab.validate import (is_concrete, require_finite, require_in_range, require_int,
                               require_positive)
+from convlab.validate import checked_generator
 
 __all__ = ["RobustRecovery", "make_robust_recovery", "relative_error", "l1_loss",
            "off_support_energy", "SignRIP", "sign_rip_estimate", "OUTLIER_KINDS", "LOSS_KINDS"]
@@ -213,6 +214,7 @@ def _check_target(x_star: Any, dim: int, rank: int) -> jax.Array:
     return jnp.asarray(X)
 
 
+@checked_generator
 def make_robust_recovery(key: jax.Array, *, dim: int, rank: int, num_measurements: int,
                          search_rank: int | None = None, outlier_fraction: float = 0.0,
                          outlier_scale: float = 100.0, outlier_kind: str = "gaussian",

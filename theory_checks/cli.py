@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import tempfile
 import runpy
 import sys
 import traceback
@@ -20,12 +22,50 @@ from pathlib import Path
 from typing import Any, Sequence
 
 EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = 130  # KeyboardInterrupt: the finished claims are in the report
 BENCH_DIR = Path(__file__).resolve().parents[1] / "benchmarks"  # present in a source checkout
 BENCH_FORWARDED = ("--steps", "--seeds", "--step-sizes", "--repeat")
 
 
 class BadInput(Exception):
     """Bad command-line input: reported as one line, exit status 2."""
+
+
+def _probe_dir(directory: Path, option: str, given: str) -> None:
+    """Write/remove a probe file in ``directory`` or, when it does not exist yet, in its nearest
+    existing ancestor (nothing is created): a real test of writability (``os.access`` says yes
+    to root on read-only mounts)."""
+    existing = directory
+    for existing in (directory, *directory.parents):
+        if existing.exists():
+            break
+    if not existing.is_dir():
+        raise BadInput(f"{option} {given}: {existing} is a file, not a directory")
+    try:
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".convlab-probe-"):
+            pass
+    except OSError as err:
+        raise BadInput(f"{option} {given}: not writable ({err.strerror or err})") from None
+
+
+def check_writable_dir(given: str, option: str) -> Path:
+    """``given`` as a writable directory (created if missing), else bad input naming ``option``."""
+    path = Path(given)
+    if path.exists() and not path.is_dir():
+        raise BadInput(f"{option} {given}: is a file; a directory is expected")
+    _probe_dir(path, option, given)
+    return path
+
+
+def check_writable_file(given: str, option: str) -> Path:
+    """``given`` as a file that can be (re)written, else bad input naming ``option``."""
+    path = Path(given)
+    if path.is_dir() or given.endswith(("/", os.sep)):
+        raise BadInput(f"{option} {given}: is a directory; a file is expected")
+    _probe_dir(path.parent if str(path.parent) else Path("."), option, given)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise BadInput(f"{option} {given}: not writable")
+    return path
 
 
 class _Parser(argparse.ArgumentParser):
@@ -98,6 +138,8 @@ def parse_settings(settings: Sequence[str], defaults: dict[str, Any]) -> dict[st
                 value = kind(text)
         except ValueError:
             raise BadInput(f"--set {key}={text}: expected a {kind.__name__}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise BadInput(f"--set {key}={text}: must be finite")
         config[key] = value
     return config
 
@@ -112,17 +154,53 @@ def _claims(selectors: Sequence[str]) -> list:
         raise BadInput(str(err)) from None
 
 
-def _evaluate(claim: Any, *, quick: bool, out: Path) -> tuple[Any, bool]:
+def _evaluate(claim: Any, *, quick: bool, out: Path | None) -> tuple[Any, bool]:
     """``(verdict, crashed)``: a crashing claim becomes an ``inconclusive`` verdict carrying the
-    error, so the other claims still run and nothing already measured is lost."""
+    error, so the other claims still run and nothing already measured is lost. A claim raising
+    ``SystemExit`` is a crashed claim too. A failing figure is recorded beside the judged verdict
+    (``details["figure_error"]``), never replacing it; it counts as a crash for the exit status."""
+    import dataclasses
+    import time
+
+    from theory_checks.verdict import Verdict, compile_seconds_so_far
+
+    start, compiled = time.perf_counter(), compile_seconds_so_far()
     try:
-        return claim.evaluate(quick=quick, out_dir=out), False
-    except Exception as err:
+        evidence = claim.measure(**claim.sizes_for(quick))
+        verdict = claim.judge(evidence)
+    except (Exception, SystemExit) as err:
         traceback.print_exc()
-        from theory_checks.verdict import Verdict
         crashed = Verdict("inconclusive", claim.statement, float("nan"),
                           details={"error": f"{type(err).__name__}: {err}"})
-        return claim.stamp(crashed, quick), True
+        return dataclasses.replace(claim.stamp(crashed, quick), seconds=time.perf_counter() - start,
+                                   compile_seconds=compile_seconds_so_far() - compiled), True
+    figure, failed = None, False
+    if out is not None:
+        try:
+            from convlab.plots import new_figure, save_figure
+            fig, _ = new_figure(width=5.5, height=4.0)
+            claim.draw(evidence, verdict, fig)
+            figure = str(save_figure(fig, Path(out) / f"{claim.id}.png"))
+        except Exception as err:
+            traceback.print_exc()
+            failed = True
+            verdict = dataclasses.replace(verdict, details={
+                **dict(verdict.details or {}), "figure_error": f"{type(err).__name__}: {err}"})
+    return dataclasses.replace(claim.stamp(verdict, quick), figure=figure,
+                               seconds=time.perf_counter() - start,
+                               compile_seconds=compile_seconds_so_far() - compiled), failed
+
+
+def _mark_interrupted(out: Path, done: int, total: int) -> None:
+    """Say in ``report.md`` that the run was interrupted, after ``done`` of ``total`` claims."""
+    path = out / "report.md"
+    note = (f"\n**Interrupted** (KeyboardInterrupt) after {done} of {total} claims; "
+            "the claims above finished.\n")
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(note)
+    except OSError:
+        pass
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -152,9 +230,22 @@ def _list(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from theory_checks import report
 
-    out, verdicts, crashed = Path(args.out), [], False
-    for claim in _claims(args.families):
-        verdict, failed = _evaluate(claim, quick=args.quick, out=out)
+    out = check_writable_dir(args.out, "--out")  # before any claim runs
+    if args.json:
+        check_writable_file(args.json, "--json")
+    claims = _claims(args.families)
+    verdicts, crashed = [], False
+    for claim in claims:
+        try:
+            verdict, failed = _evaluate(claim, quick=args.quick, out=out)
+        except KeyboardInterrupt:
+            report.write_report(verdicts, out, quick=args.quick)
+            _mark_interrupted(out, len(verdicts), len(claims))
+            if args.json:
+                report.write_json(verdicts, args.json)
+            print(f"convlab: interrupted after {len(verdicts)} of {len(claims)} claims; "
+                  f"report: {out / 'report.md'}", file=sys.stderr)
+            return EXIT_INTERRUPTED
         crashed |= failed
         verdicts.append(verdict)
         print(report.summary_line(verdict), flush=True)
@@ -166,8 +257,25 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_VIOLATED if violated or crashed else EXIT_OK
 
 
+def _raised_by_validation(err: BaseException) -> bool:
+    """True when ``err`` was raised by an argument check (``convlab/validate.py``, a generator in
+    ``problems/``, or ``convlab.run``'s checks before tracing), i.e. bad input, not a failure of
+    the run itself (e.g. a fit)."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    where = Path(tb.tb_frame.f_code.co_filename).resolve()
+    root = Path(__file__).resolve().parents[1]
+    return (where == root / "convlab" / "validate.py" or where.parent == root / "problems"
+            or (where == root / "convlab" / "run.py" and tb.tb_frame.f_code.co_name != "_run_compiled"))
+
+
 def _run(args: argparse.Namespace) -> int:
-    from convlab.store import Store
+    """Validate the whole config (every key, its type, range and a size budget) and the store
+    directory before any problem is built: bad input exits 2 naming the ``--set`` key. Once the
+    config is valid, a failure while running (e.g. a fit) is not bad input: one line, exit 1."""
     from theory_checks import registry
 
     try:
@@ -175,13 +283,28 @@ def _run(args: argparse.Namespace) -> int:
     except (registry.UnknownFamilyError, ImportError) as err:
         raise BadInput(str(err)) from None
     config = parse_settings(args.settings, experiment.defaults)
+    if experiment.validate is not None:
+        try:
+            experiment.validate(config)
+        except (ValueError, TypeError, OverflowError) as err:
+            raise BadInput(f"run {args.family}: --set {err}") from None
+    else:  # an outside family without a validator: at least the seed
+        seed = config.get("seed", 0)
+        if isinstance(seed, int) and not 0 <= seed < 2**63:
+            raise BadInput(f"run {args.family}: --set seed must lie in [0, 2**63), got {seed}")
+    check_writable_dir(args.out, "--out")
+    from convlab.store import Store
+
     store = Store(args.out)
     key = {"family": args.family, **config}
-    if not store.has(key):  # a finished run is reused, not recomputed
+    if not store.has(key, set_aside=True):  # reused; a corrupt entry is set aside, recomputed
         try:
             result, summary = experiment.run(config, progress=args.progress)
-        except (ValueError, TypeError) as err:  # raised by validation, before compilation
-            raise BadInput(str(err)) from None
+        except (ValueError, TypeError) as err:
+            if experiment.validate is None or _raised_by_validation(err):  # before compiling
+                raise BadInput(f"run {args.family}: {err}") from None
+            print(f"convlab: run {args.family} failed: {type(err).__name__}: {err}", file=sys.stderr)
+            return EXIT_VIOLATED
         store.save(key, result, extra={"summary": summary})
     manifest = store.manifest(key)
     print(json.dumps({"path": str(store.path(key)), "config": manifest["config"],
@@ -193,8 +316,9 @@ def _figures(args: argparse.Namespace) -> int:
     """One PNG per claim, then the families' figure groups; exit 1 if anything crashed."""
     from theory_checks import registry, report
 
+    out = check_writable_dir(args.out, "--out")  # before any claim runs
     claims = _claims(args.families)
-    out, crashed = Path(args.out), False
+    crashed = False
     for claim in claims:
         verdict, failed = _evaluate(claim, quick=args.quick, out=out)
         crashed |= failed
@@ -222,6 +346,8 @@ def _bench(args: argparse.Namespace) -> int:
 
     import jax
 
+    if args.json:
+        check_writable_file(args.json, "--json")  # before any benchmark runs
     scripts = sorted(BENCH_DIR.glob("[!_]*.py")) if BENCH_DIR.is_dir() else []  # _*.py: helpers
     if args.only:
         unknown = sorted(set(args.only) - {p.stem for p in scripts})

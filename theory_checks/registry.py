@@ -3,7 +3,8 @@
 A family is a package laid out as ``theory_checks/<family>/``: ``__init__`` (``FAMILY``,
 ``CITATION``), one module per claim (a module defining ``ID``), optionally ``figures.py``
 (``FIGURES = {name: make(out_dir, quick) -> paths}``) and ``experiment.py`` (``DEFAULTS``,
-``run(config, *, progress=False) -> (result, summary)``). Built-in families are found by scanning
+``run(config, *, progress=False) -> (result, summary)``, optionally ``validate(config)``,
+which checks every key before any problem is built). Built-in families are found by scanning
 this package's folders; outside ones through the entry-point group ``convlab.families``
 (``name = "package.or.module"``; a single module defining ``ID`` is a one-claim family). Nothing
 is imported until asked for, and asking for one family imports only that family.
@@ -46,6 +47,7 @@ class Experiment:
     family: str
     defaults: dict[str, Any]
     run: Callable[..., tuple[Any, dict[str, Any]]]
+    validate: Callable[[dict[str, Any]], None] | None = None  # raises naming the key; before run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +107,8 @@ class Family:
         module = self._member("experiment")
         if module is None or not hasattr(module, "DEFAULTS") or not hasattr(module, "run"):
             return None
-        return Experiment(self.name, dict(module.DEFAULTS), module.run)
+        return Experiment(self.name, dict(module.DEFAULTS), module.run,
+                          getattr(module, "validate", None))
 
 
 def _built_in() -> dict[str, Family]:

@@ -8,12 +8,22 @@ import jax
 import numpy as np
 
 import convlab
+from convlab.validate import SEED_MAX, Choice, Float, Int, check_config, require_budget
 from theory_checks.bilevel import applications
 from theory_checks.bilevel import instances as I
 
 DEFAULTS = {"problem": "synthetic", "method": "bo_rep", "steps": 2000, "seed": 0, "records": 100,
             "init": I.INIT}
 PROBLEMS = ("synthetic", "quartic", "representation", "cleaning")
+SCHEMA = {"problem": Choice(*PROBLEMS), "method": Choice(*I.FIGURE_METHODS), "steps": Int(1, 10**7),
+          "seed": Int(0, SEED_MAX), "records": Int(1, 10**6), "init": Float(-1e6, 1e6)}
+
+
+def validate(config: dict[str, Any]) -> None:
+    """Every key: types and ranges (steps >= 1, 1 <= records <= steps)."""
+    check_config(config, SCHEMA)
+    if config["records"] > config["steps"]:
+        raise ValueError(f"records must be <= steps = {config['steps']}, got {config['records']}")
 
 
 def run(config: dict[str, Any], *, progress: bool = False) -> tuple[Any, dict[str, Any]]:

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import convlab
+from convlab.validate import SEED_MAX, Choice, Float, Int, check_config, require_budget
 from theory_checks.classical.instances import contraction
 from theory_checks.generators import load
 
@@ -18,6 +19,17 @@ DEFAULTS = {"problem": "smooth_convex", "h": 1.0, "num_steps": 1000, "record_eve
             "seed": 0, "dim": 40, "num_samples": 20, "loss": "least_squares", "mu": 0.1,
             "kind": "rotation_box"}
 PROBLEMS = ("smooth_convex", "huber_worst_case", "quadratic", "nonexpansive")
+SCHEMA = {"problem": Choice(*PROBLEMS), "h": Float(0.0, np.inf, "right"), "num_steps": Int(1, 10**7),
+          "record_every": Int(1), "seed": Int(0, SEED_MAX), "dim": Int(1, 10**5),
+          "num_samples": Int(1, 10**6), "loss": Choice(*problems.LOSSES),
+          "mu": Float(0.0, 1.0, "right"), "kind": Choice(*problems.MAP_KINDS, problems.ATTAINING_MAP_KIND)}
+
+
+def validate(config: dict[str, Any]) -> None:
+    """Every key (used by the chosen problem or not): types, ranges and a size budget."""
+    check_config(config, SCHEMA)
+    require_budget("dim", float(config["dim"]) * max(config["num_samples"], config["dim"]), 2e8)
+    require_budget("num_steps", float(config["num_steps"]) * config["dim"], 5e10, "operations")
 
 
 def run(config: dict[str, Any], *, progress: bool = False) -> tuple[Any, dict[str, Any]]:

@@ -9,6 +9,7 @@ import jax
 import numpy as np
 
 import convlab
+from convlab.validate import SEED_MAX, Choice, Float, Int, check_config, require_budget
 from convlab.methods import game_dynamics
 from theory_checks.games import instances as I
 from theory_checks.games.certificate import Region, certify
@@ -20,6 +21,19 @@ DEFAULTS = {"game": "lq", "method": "euler", "lam": 1.0, "h_rel": 0.5, "num_step
             "record_every": 2, "seed": 0, "dim": 64}
 GAMES = ("lq", "lq_random", "toy", "markov")
 METHODS = ("euler", "rk4", "npg", "epg")
+SCHEMA = {"game": Choice(*GAMES), "method": Choice(*METHODS), "lam": Float(0.0, 1e6, "right"),
+          "h_rel": Float(0.0, np.inf, "right"), "num_steps": Int(1, 10**7), "record_every": Int(1),
+          "seed": Int(0, SEED_MAX), "dim": Int(1, 10**4)}
+
+
+def validate(config: dict[str, Any]) -> None:
+    """Every key (used by the chosen game or not): types, ranges and a size budget."""
+    check_config(config, SCHEMA)
+    if (config["game"] == "markov") != (config["method"] in ("npg", "epg")):
+        raise ValueError(f"method {config['method']!r} does not apply to game {config['game']!r} "
+                         "(npg/epg: markov; euler/rk4: the quadratic games)")
+    require_budget("dim", float(config["dim"]) ** 2, 1e8)
+    require_budget("num_steps", float(config["num_steps"]) * config["dim"] ** 2, 1e12, "operations")
 
 
 def run(config: dict[str, Any], *, progress: bool = False) -> tuple[Any, dict[str, Any]]:

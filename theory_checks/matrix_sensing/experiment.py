@@ -8,6 +8,7 @@ import jax
 import numpy as np
 
 import convlab
+from convlab.validate import SEED_MAX, Choice, Float, Int, check_config, require_budget
 from convlab.methods.one_step_gd import one_step_gd
 from theory_checks.generators import load
 
@@ -18,6 +19,27 @@ DEFAULTS = {"parameterization": "asymmetric", "method": "gd", "n": 20, "r": 2, "
             "condition_number": 1.0, "eta": 0.1, "threshold": 1e-3, "scale": 1.0,
             "num_steps": 4000, "record_every": 10, "seed": 0}
 METHODS = ("gd", "one_step")
+SCHEMA = {"parameterization": Choice("asymmetric", "symmetric"), "method": Choice(*METHODS),
+          "n": Int(1, 10**4), "r": Int(1), "k": Int(1), "num_measurements": Int(1, 10**7),
+          "alpha": Float(0.0, 1e3, "right"), "imbalance": Float(0.0, 1e3, "right"),
+          "condition_number": Float(1.0, 1e12), "eta": Float(0.0, np.inf, "right"),
+          "threshold": Float(0.0, 1e6), "scale": Float(0.0, 1e6, "right"),
+          "num_steps": Int(1, 10**7), "record_every": Int(1), "seed": Int(0, SEED_MAX)}
+
+
+def validate(config: dict[str, Any]) -> None:
+    """Every key (used by the chosen parameterization or not): types, ranges, r <= k <= n and
+    a size budget (the measurement operator holds num_measurements x n^2 numbers)."""
+    check_config(config, SCHEMA)
+    if config["r"] > config["n"]:
+        raise ValueError(f"r must be <= n = {config['n']}, got {config['r']}")
+    if config["k"] > config["n"]:
+        raise ValueError(f"k must be <= n = {config['n']}, got {config['k']}")
+    if config["parameterization"] == "symmetric" and config["method"] != "gd":
+        raise ValueError("method: the one-step modification needs the asymmetric parameterization")
+    require_budget("num_measurements", float(config["num_measurements"]) * config["n"] ** 2, 3e8)
+    require_budget("num_steps", float(config["num_steps"]) * config["num_measurements"]
+                   * config["n"] ** 2, 1e13, "operations")
 
 
 def _problem(config: dict[str, Any], key: jax.Array) -> Any:

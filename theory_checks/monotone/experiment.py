@@ -7,6 +7,8 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
+from convlab.validate import SEED_MAX, Choice, Float, Int, check_config, require_budget
+
 from theory_checks.monotone.methods import figure_methods, run_for_epochs
 from theory_checks.generators import load
 
@@ -16,6 +18,20 @@ PROBLEMS = ("cocoercive", "huber", "game", "bilinear", "box")
 METHODS = ("halpern", "vr_halpern", "eg", "eag", "vr_eg", "inexact_halpern")
 DEFAULTS = {"problem": "cocoercive", "method": "vr_halpern", "n": 256, "dim": 20,
             "epochs": 200, "seed": 0, "records": 200}
+SCHEMA = {"problem": Choice(*PROBLEMS), "method": Choice(*METHODS), "n": Int(1, 10**6),
+          "dim": Int(1, 10**4), "epochs": Int(1, 10**6), "seed": Int(0, SEED_MAX),
+          "records": Int(1, 10**6)}
+
+
+def validate(config: dict[str, Any]) -> None:
+    """Every key: types, ranges and a size budget (n components of dim x dim matrices)."""
+    check_config(config, SCHEMA)
+    if config["method"] in ("halpern", "vr_halpern") and config["problem"] not in ("cocoercive", "huber"):
+        raise ValueError(f"method {config['method']!r} needs a cocoercive problem (cocoercive, huber), "
+                         f"got problem={config['problem']!r}")
+    require_budget("dim", float(config["n"]) * config["dim"] ** 2, 2e8)
+    require_budget("epochs", float(config["epochs"]) * config["n"] * config["dim"] ** 2, 1e13,
+                   "operations")
 
 
 def run(config: dict[str, Any], *, progress: bool = False) -> tuple[Any, dict[str, Any]]:

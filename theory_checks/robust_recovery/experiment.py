@@ -9,6 +9,7 @@ import jax
 import numpy as np
 
 import convlab
+from convlab.validate import SEED_MAX, Choice, Float, Int, check_config, require_budget
 from convlab.methods.subgm import subgm
 from theory_checks.robust_recovery import instances as I
 from theory_checks.generators import load
@@ -21,6 +22,27 @@ DEFAULTS = {"method": "subgm", "dim": 20, "rank": 2, "search_rank": 2,
             "alpha": 1e-12, "step0": 0.1, "decay": 0.9975, "schedule": "geometric",
             "num_steps": 4000, "record_every": 40, "seed": 0, "sign_rip_directions": 64}
 METHODS = ("subgm", "gd_l2")
+SCHEMA = {"method": Choice(*METHODS), "dim": Int(1, 10**4), "rank": Int(1), "search_rank": Int(1),
+          "num_measurements": Int(1, 10**7), "outlier_fraction": Float(0.0, 1.0, "left"),
+          "outlier_scale": Float(0.0, 1e12), "outlier_kind": Choice(*problems.OUTLIER_KINDS),
+          "noise_std": Float(0.0, 1e6), "condition_number": Float(1.0, 1e12),
+          "alpha": Float(0.0, 1e3, "right"), "step0": Float(0.0, np.inf, "right"),
+          "decay": Float(0.0, 1e6, "right"), "schedule": Choice("geometric", "inverse_t"),
+          "num_steps": Int(1, 10**7), "record_every": Int(1), "seed": Int(0, SEED_MAX),
+          "sign_rip_directions": Int(1, 10**5)}
+
+
+def validate(config: dict[str, Any]) -> None:
+    """Every key: types, ranges, ranks <= dim and a size budget (num_measurements x dim^2)."""
+    check_config(config, SCHEMA)
+    if config["schedule"] == "geometric" and config["decay"] > 1:
+        raise ValueError(f"decay must be <= 1 with the geometric schedule, got {config['decay']}")
+    for name in ("rank", "search_rank"):
+        if config[name] > config["dim"]:
+            raise ValueError(f"{name} must be <= dim = {config['dim']}, got {config[name]}")
+    require_budget("num_measurements", float(config["num_measurements"]) * config["dim"] ** 2, 3e8)
+    require_budget("num_steps", float(config["num_steps"]) * config["num_measurements"]
+                   * config["dim"] ** 2, 1e13, "operations")
 
 
 def run(config: dict[str, Any], *, progress: bool = False) -> tuple[Any, dict[str, Any]]:

@@ -18,6 +18,7 @@ CITATION = I.CITE_SAMPLES
 STATEMENT = ("success rate vs m does not move with r': transition points for r' = r and r' = d "
              "agree within one grid step (√2)")
 # m is a traced weight mask over the first m of `rows` stored rows (one compile per run shape)
+QUICK_VERDICT = "inconclusive"  # the transition shift's CI [0.13, 0.71] octave is not inside ... (NOTES.md)
 SIZES = {"quick": dict(dim=12, rank=2, search_ranks=(2, 12), m=(24, 34, 48, 68, 96, 136, 192),
                        rows=480, instances=16, steps=4000, record_every=40, step0=0.1,
                        decay=0.9975, alpha=1e-12, p=I.P),

@@ -29,7 +29,28 @@ def test_halpern_bound_is_attained_by_the_worst_case_instance(measured):
     ratio = ev.normalized[1] / ev.bound[None, :]
     even = ev.k % 2 == 0
     np.testing.assert_allclose(ratio[:, even], 1.0, rtol=1e-8)
-    assert verdict.details["worst_case_max_ratio"] == pytest.approx(1.0, abs=1e-8)
+    attained = verdict.details["attained"]
+    assert attained["status"] == "holds" and attained["min_ratio"] == pytest.approx(1.0, abs=1e-8)
+    assert attained["worst_k"] >= 1
+
+
+def test_eag_check_constant_27_is_exceeded_by_the_skew_game(measured):
+    """PAPERS-wave2 §12's [check] constant 27 at step 1/(8L) fails on F(x, y) = L(y, -x): the
+    ratio ||F z_k||²(k+1)²/(L R)² reaches 211 (k = 23); Yoon & Ryu's Thm 1 constant 2336/9 holds."""
+    _, ev, verdict = measured("monotone.eag-envelope")
+    assert verdict.details["ratio_to_27"] > 7.5 and verdict.details["ratio_to_27_k"] == 23
+    assert verdict.details["ratio_to_27_case"].startswith("skew")
+    assert 0.8 < verdict.measured < 0.82
+
+
+def test_eag_claim_holds_without_pepit(measured, monkeypatch):
+    """Without PEPit the PEP part is left out (said in the details); the rest still judges."""
+    claim, _, _ = measured("monotone.eag-envelope")
+    monkeypatch.setattr(pep, "available", lambda: (False, pep.INSTALL_HINT))
+    ev = claim.measure(**claim.sizes_for(True))
+    verdict = claim.judge(ev)
+    assert ev.pep is None and "pep" not in verdict.details and verdict.status == "holds"
+    assert verdict.details["pep_available"] is False
 
 
 def test_calls_to_eps_definition():
@@ -70,8 +91,9 @@ def test_picard_iteration_keeps_the_residual_constant(measured):
     _, ev, _ = measured("monotone.halpern-envelope")
     picard = halpern_envelope.picard_residual(int(ev.k[-1]), int(ev.k[1]))
     np.testing.assert_allclose(picard, 1.0, rtol=1e-10)
-    _, verdicts = _controls(measured, "monotone.halpern-envelope")
-    assert verdicts["no anchor (Picard)"].measured > 100
+    claim, ev, _ = measured("monotone.halpern-envelope")
+    name, broken = next(iter(claim.negative_controls(ev)))  # lazy: only the first control runs
+    assert name == "no anchor (Picard)" and claim.judge(broken).measured > 100
 
 
 def test_slope_control_measures_one_half(measured):
@@ -79,9 +101,15 @@ def test_slope_control_measures_one_half(measured):
     assert verdicts["1/sqrt(k) residual"].measured == pytest.approx(0.5, abs=0.02)
 
 
-def test_scaling_control_measures_the_deterministic_exponent(measured):
+def test_scaling_controls_measure_the_deterministic_exponent_and_the_wrong_cost(measured):
+    """Halpern's counts as VR's measure exponent 1. With refresh p = 1/n the exponent still
+    looks like 1/2 and the iterations do not move: only the cost part sees the wrong schedule
+    (why vr-sqrt-n judges the cost per iteration)."""
     _, verdicts = _controls(measured, "monotone.vr-sqrt-n")
     assert verdicts["Halpern's counts as VR's"].measured == pytest.approx(1.0, abs=0.02)
+    parts = verdicts["refresh p = 1/n"].details
+    assert parts["vr_halpern"]["status"] == "holds" and parts["iterations"]["status"] == "holds"
+    assert parts["cost per iteration"]["status"] == "violated"
 
 
 def test_ordering_control_fails_against_halpern(measured):

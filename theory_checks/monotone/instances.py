@@ -57,10 +57,12 @@ def cocoercive(key: jax.Array, *, n: int, dim: int, kind: str = "quadratic", mu:
 
 
 # --- deterministic Halpern (envelope and slope) ---------------------------------------------------
-def halpern_run(key, hp, *, kind: str, n: int, dim: int, steps: int, record_every: int):
-    """Halpern with ``T = I - (2/L)F``; returns (trace, L R, (‖u_0‖ + ‖u*‖)/R)."""
+def halpern_run(key, hp, *, kind: str, n: int, dim: int, steps: int, record_every: int,
+                make_method=convlab.halpern):
+    """Halpern (``make_method(η)``, η = 2/L: ``T = I - (2/L)F``); returns (trace, L R,
+    (‖u_0‖ + ‖u*‖)/R)."""
     p = cocoercive(key, n=n, dim=dim, kind=kind, mu=hp["mu"])
-    trace = convlab.run(convlab.halpern(2.0 / p.L), p, p.x0, key=key, num_steps=steps,
+    trace = convlab.run(make_method(2.0 / p.L), p, p.x0, key=key, num_steps=steps,
                         record_every=record_every)
     r0 = jnp.linalg.norm(p.x0 - p.x_star)
     return trace, p.L * r0, (jnp.linalg.norm(p.x0) + jnp.linalg.norm(p.x_star)) / r0
@@ -78,16 +80,19 @@ class HalpernEvidence:
     fit_huber: convlab.RateFit
     n: int
     rounding: float            # a priori forward-error allowance, normalized units
+    dim: int = 0
 
 
 def measure_halpern(*, seeds: int, dim: int, n: int, steps: int,
-                    record_every: int) -> HalpernEvidence:
+                    record_every: int, make_method=convlab.halpern) -> HalpernEvidence:
+    """Every case of ``HALPERN_CASES``; ``make_method`` (a factory of η) swaps in a variant."""
     curves, magnitude = [], []
     for kind in ("quadratic", "huber"):
         mus = np.array([mu for k, mu, _ in HALPERN_CASES if k == kind])
         trace, scale, size = convlab.sweep(
             halpern_run, seed_keys(seeds, 11), {"mu": mus},
-            static=dict(kind=kind, n=n, dim=dim, steps=steps, record_every=record_every))
+            static=dict(kind=kind, n=n, dim=dim, steps=steps, record_every=record_every,
+                        make_method=make_method))
         curves.append(np.asarray(trace["residual"]) / np.asarray(scale)[..., None])
         magnitude.append(float(np.max(size)))
     k = record_axis(trace)
@@ -97,7 +102,7 @@ def measure_halpern(*, seeds: int, dim: int, n: int, steps: int,
     normalized = np.concatenate(curves)  # [case, seed, record] in the order of HALPERN_CASES
     return HalpernEvidence(k, tuple(c[2] for c in HALPERN_CASES), normalized, 1.0 / (k + 1.0),
                            convlab.fit_rate(k, normalized[0], kind="power"),
-                           convlab.fit_rate(k, normalized[2], kind="power"), n, rounding)
+                           convlab.fit_rate(k, normalized[2], kind="power"), n, rounding, dim)
 
 
 def draw_halpern(ev: HalpernEvidence, verdict: Any, fig: Any) -> None:
@@ -135,12 +140,16 @@ class ScalingEvidence:
     eg_calls: float            # EG's best over EG_STEPS
     curves: dict               # n -> {"det": (epochs, residual), "vr": [(epochs, residual), ...]}
     batch: tuple[int, ...]
+    dim: int = 20
+    vr_steps: int = 0
+    record_every: int = 10
 
 
-def run_vr(problem: Any, *, num_seeds: int, steps: int, every: int, salt: int) -> list:
+def run_vr(problem: Any, *, num_seeds: int, steps: int, every: int, salt: int,
+           make_method=vr_halpern) -> list:
     """VR-Halpern (η = 1/L_avg), one compiled run per seed: its ``lax.cond`` on the refresh coin
     would become a ``select`` (a full pass every step) under ``vmap``."""
-    method = vr_halpern(1.0 / float(problem.L_avg))
+    method = make_method(1.0 / float(problem.L_avg))
     return [convlab.run(method, problem, problem.x0, key=key, num_steps=steps, record_every=every)
             for key in seed_keys(num_seeds, salt)]
 
@@ -177,8 +186,9 @@ def _measure_scaling(n_grid, dim, eps_rel, vr_seeds, vr_steps, det_steps, eg_ste
         det = convlab.run(convlab.halpern(2.0 / float(p.L)), p, p.x0, key=key,
                           num_steps=det_steps, record_every=every)
         vrs = run_vr(p, num_seeds=vr_seeds, steps=vr_steps, every=every, salt=int(n))
-        vr_calls.append(np.array([calls_to_eps(t.oracle_calls, t["residual"], eps) for t in vrs]))
-        vr_iters.append(np.array([calls_to_eps(t.k, t["residual"], eps) for t in vrs]))
+        calls, iterations = vr_counts(vrs, eps)
+        vr_calls.append(calls)
+        vr_iters.append(iterations)
         det_calls.append(float(calls_to_eps(det.oracle_calls, det["residual"], eps)))
         eps_abs.append(eps)
         L_avg.append(float(p.L_avg))
@@ -195,4 +205,11 @@ def _measure_scaling(n_grid, dim, eps_rel, vr_seeds, vr_steps, det_steps, eg_ste
     return ScalingEvidence(grid, np.stack(vr_calls), np.stack(vr_iters), np.asarray(det_calls),
                            np.asarray(eps_abs), eps_rel, np.asarray(L_avg),
                            float(max(quantization)), eg_all, EG_STEPS, float(np.min(eg_all)),
-                           curves, tuple(page_batch_size(int(n)) for n in grid))
+                           curves, tuple(page_batch_size(int(n)) for n in grid), dim, vr_steps,
+                           every)
+
+
+def vr_counts(traces: list, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Oracle calls and iterations to ``eps`` of each VR run (``inf`` if never reached)."""
+    return (np.array([calls_to_eps(t.oracle_calls, t["residual"], eps) for t in traces]),
+            np.array([calls_to_eps(t.k, t["residual"], eps) for t in traces]))

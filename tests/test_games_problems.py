@@ -241,6 +241,27 @@ def test_lyapunov_weights(markov):
     assert float(G.lyapunov_kl(w, x)) == pytest.approx(float(2 * markov.kl(x)[0] + 3 * markov.kl(x)[1]))
 
 
+# --- the cubic game -------------------------------------------------------------------------------
+def test_cubic_game_jacobian_is_the_derived_affine_form(key):
+    """J(x) = [[μ0 I + κ diag(x1), a R (I - ε diag(x2))], [b Rᵀ (I - ε diag(x1)), μ0 I + κ diag(x2)]],
+    F(0) = 0, and F is each player's own gradient (autodiff of the costs)."""
+    mu0, kappa, a, b, eps = 1.3, 0.7, 2.0, 0.3, 0.9
+    game = G.make_cubic_game(key, dim=6, a=a, b=b, mu0=mu0, kappa=kappa, eps=eps)
+    R = np.asarray(game.R)
+    np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-12)
+    np.testing.assert_array_equal(game.pseudo_gradient(game.x_star), np.zeros(6))
+    for x in np.asarray(jax.random.normal(jax.random.key(4), (3, 6))) * 0.3:
+        x1, x2 = x[:3], x[3:]
+        J = np.block([[mu0 * np.eye(3) + kappa * np.diag(x1), a * R @ np.diag(1 - eps * x2)],
+                      [b * R.T @ np.diag(1 - eps * x1), mu0 * np.eye(3) + kappa * np.diag(x2)]])
+        np.testing.assert_allclose(game.jacobian(jnp.asarray(x)), J, rtol=1e-12, atol=1e-13)
+        own = [jax.grad(lambda y: game.player_costs(jnp.concatenate([y, x2]))[0])(x1),
+               jax.grad(lambda y: game.player_costs(jnp.concatenate([x1, y]))[1])(x2)]
+        np.testing.assert_allclose(game.pseudo_gradient(jnp.asarray(x)), np.concatenate(own),
+                                   rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(game.weights, [b / a, 1.0])
+
+
 # --- validation ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("make, match", [
     (lambda k: G.make_lq_game(k, dim=7), "dim"),
@@ -264,6 +285,10 @@ def test_lyapunov_weights(markov):
     (lambda k: G.make_markov_game(k, tau=0.0), "tau"),
     (lambda k: G.make_markov_game(k, reward_scale=-1.0), "reward_scale"),
     (lambda k: G.make_markov_game(k, init_scale=-1.0), "init_scale"),
+    (lambda k: G.make_cubic_game(k, dim=5), "dim"),
+    (lambda k: G.make_cubic_game(k, kappa=-1.0), "kappa"),
+    (lambda k: G.make_cubic_game(k, eps=float("nan")), "eps"),
+    (lambda k: G.make_cubic_game(k, a=0.0), "a"),
 ])
 def test_generators_reject_bad_input_naming_the_argument(key, make, match):
     with pytest.raises((ValueError, TypeError), match=match):

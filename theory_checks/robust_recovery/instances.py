@@ -15,6 +15,7 @@ import convlab
 from convlab import plots
 from convlab.methods.subgm import subgm
 from theory_checks import kinds
+from theory_checks.robust_recovery import reference
 from theory_checks.verdict import Verdict
 from theory_checks.generators import load
 
@@ -40,8 +41,15 @@ PROBLEM_NAMES = ("p", "noise")   # problem-level: one problem (and sweep call) p
 RUN_NAMES = ("alpha", "step0", "decay", "m", "search_rank")  # traced, vmapped in one call
 GRID_NAMES = PROBLEM_NAMES + RUN_NAMES
 METHODS = ("subgm", "subgm_inverse_t", "gd_l2")
+
+
+def size(problem, U):
+    """``‖UUᵀ‖_F / ‖X*‖_F``: the escape from the small initialization (reference.escape_sizes)."""
+    return jnp.linalg.norm(U @ U.T) / jnp.linalg.norm(problem.x_star)
+
+
 METRICS = {"error": problems.relative_error, "floor": problems.off_support_energy,
-           "loss": problems.l1_loss}
+           "loss": problems.l1_loss, "size": size}
 ERROR_LABEL = "‖UUᵀ − X*‖_F / ‖X*‖_F"
 
 
@@ -60,14 +68,18 @@ def run(key, hp, problem, *, method: str, steps: int, record_every: int):
 
     ``m`` and ``r'`` are traced exactly: ``m`` through the problem's weight mask (its first m
     rows), ``r'`` as the number of non-zero columns of ``U_0 = α B`` (``B`` from ``key``), which
-    stay exactly zero, so one compiled program serves every r' and m (tested).
+    stay exactly zero, so one compiled program serves every r' and m (tested). ``method`` is
+    one of ``METHODS`` or a factory ``make(step0, decay) -> Method`` (a broken SubGM of a
+    negative control).
     """
-    if method not in METHODS:
+    if not callable(method) and method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     p = problem.with_measurements(hp["m"])
     columns = (jnp.arange(p.dim) < hp["search_rank"]).astype(p.A.dtype)
     x0 = p.initial_point(hp["alpha"], key) * columns[None, :]
-    if method == "subgm":
+    if callable(method):
+        opt = method(hp["step0"], hp["decay"])
+    elif method == "subgm":
         opt = subgm(hp["step0"], hp["decay"])
     elif method == "subgm_inverse_t":
         opt = subgm(hp["step0"], hp["decay"], schedule="inverse_t")
@@ -95,8 +107,11 @@ def sweep(*, salt: int, dim: int, rank: int, m: int, instances: int, seeds: int,
     """Sweep the names in ``vary`` (``{name: values}``), the others fixed, over ``instances``
     operators × ``seeds`` initializations (``alpha``/``p`` may be left out when varied).
 
-    Returns ``{"k": [R], "error"/"floor"/"loss": [*G, I·S, R], "diverged": [*G, I·S]}``, ``G``
-    the varied axes in ``GRID_NAMES`` order (none without ``vary``)."""
+    Returns ``{"k": [R], "error"/"floor"/"loss"/"size": [*G, I·S, R], "diverged": [*G, I·S]}``,
+    ``G`` the varied axes in ``GRID_NAMES`` order (none without ``vary``), and per run ``I·S``
+    (instance-major) its initialization key ``"init_keys"`` (key data) and its operator's
+    fingerprint ``"operators"`` (the entry ``A[0, 1]``): the claims check that instances and
+    initializations are independent draws."""
     vary = dict(vary or {})
     unknown = set(vary) - set(GRID_NAMES)
     if unknown:
@@ -114,11 +129,14 @@ def sweep(*, salt: int, dim: int, rank: int, m: int, instances: int, seeds: int,
     static = dict(method=method, steps=steps, record_every=record_every)
     keys = jax.random.split(jax.random.key(10_000 + salt), instances * seeds).reshape(instances, seeds)
     out: dict[str, list] = {name: [] for name in (*METRICS, "diverged")}
+    fingerprints = []
     for i in range(instances):
         per_instance: dict[str, list] = {name: [] for name in out}
         for p_value, noise_value in itertools.product(values["p"], values["noise"]):
             prob = problem(salt, i, dim=dim, rank=rank, m=m, p=float(p_value),
                            noise=float(noise_value), kind=kind)
+            if len(fingerprints) == i:
+                fingerprints.append(float(prob.A[0, 1]))
             trace = convlab.sweep(run, keys[i], run_grid, data=prob, static=static)
             for name in METRICS:
                 per_instance[name].append(np.asarray(trace[name]))
@@ -128,7 +146,10 @@ def sweep(*, salt: int, dim: int, rank: int, m: int, instances: int, seeds: int,
             out[name].append(np.stack(arrays).reshape(shape + tail)[pick])
     k = np.asarray(trace.k).reshape(-1, np.shape(trace.k)[-1])[0]
     return {"k": k, **{name: np.concatenate(v, axis=-1 if name == "diverged" else -2)
-                       for name, v in out.items()}}
+                       for name, v in out.items()},
+            "init_keys": np.asarray(jax.random.key_data(keys)).reshape(instances * seeds, -1),
+            "operators": np.repeat(fingerprints, seeds),
+            "operators_index": np.repeat(np.arange(instances), seeds)}
 
 
 def final(values: np.ndarray, diverged: np.ndarray) -> np.ndarray:
@@ -148,6 +169,42 @@ def combine(verdicts: list[Verdict], labels: list[str], **details: Any) -> Verdi
               for label, v in zip(labels, verdicts)}
     return Verdict(status, w.predicted, w.measured, w.ci, w.margin,
                    {"worst": labels[worst], "checks": checks, **w.details, **details})
+
+
+def with_parts(main: Verdict, parts: dict[str, Verdict]) -> Verdict:
+    """``main`` (the claim's headline: its predicted, measured and CI are the record's) with
+    further parts that must hold too: the status is the worst of all (any violated →
+    violated, kinds.worst_status), the margin the smallest, every part in ``details["parts"]``."""
+    status = kinds.worst_status([main.status] + [v.status for v in parts.values()])
+    margins = np.array([main.margin] + [v.margin for v in parts.values()], dtype=np.float64)
+    shown = {name: {"status": v.status, "predicted": v.predicted, "measured": v.measured,
+                    "ci": v.ci, "margin": v.margin, **v.details} for name, v in parts.items()}
+    margin = float(np.nanmin(margins)) if np.any(np.isfinite(margins)) else float("nan")
+    return Verdict(status, main.predicted, main.measured, main.ci, margin,
+                   {**main.details, "parts": shown})
+
+
+def escape_logs(res: dict, cases: list[tuple[float, int]], *, salt: int, dim: int, rank: int,
+                m: int, steps: int, step0: float, decay: float, alpha: float,
+                kind: str = "gaussian") -> tuple[np.ndarray, np.ndarray]:
+    """The escape of a SubGM sweep ``res`` with one grid axis, ``cases[c] = (p, r')`` on it:
+    every run's ``log ‖UUᵀ‖_F`` and that of the linear recursion from its own ``U_0 = α B``
+    (``reference.escape_logs``; B rebuilt from the run's key, its last d − r' columns zero),
+    [case·run, record]."""
+    k = np.asarray(res["k"])
+    sizes = np.asarray(res["size"]).reshape(len(cases), -1, k.size)
+    problems_: dict = {}
+    refs = []
+    for p_value, rp in cases:
+        columns = (np.arange(dim) < rp).astype(np.float64)
+        for kd, i in zip(res["init_keys"], res["operators_index"]):
+            if (i, p_value) not in problems_:
+                problems_[i, p_value] = problem(salt, int(i), dim=dim, rank=rank, m=m,
+                                                p=float(p_value), noise=0.0, kind=kind)
+            B = np.asarray(jax.random.normal(jax.random.wrap_key_data(jnp.asarray(kd)), (dim, dim)))
+            refs.append(reference.escape_sizes(problems_[i, p_value], alpha * B * columns[None, :],
+                                               steps, step0, decay))
+    return reference.escape_logs(k, sizes.reshape(-1, k.size), refs)
 
 
 def predicted_rate(decay: float) -> float:

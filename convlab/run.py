@@ -2,7 +2,10 @@
 
 The outer scan records every ``record_every`` steps, the inner scan steps; the loop length is
 fixed and no Python loop touches iterations. Oracle calls are accumulated from each step's
-``info["oracle_calls"]``; ``Trace.diverged`` is the first step whose iterate is not finite.
+``info["oracle_calls"]``. ``Trace.diverged`` is the first step at which the run diverged: its
+iterate is not finite (checked every step), or a recorded metric is NaN or blew up past
+``blowup · max(1, |its value at k = 0|)`` (checked at every record; ``BLOWUP`` = 1e10 by default),
+so a run that explodes but stays finite is flagged like one that overflows.
 The compiled program depends only on shapes, the method's update rule and the static arguments,
 so new numeric hyperparameters, problem data or keys reuse it (no recompilation).
 """
@@ -25,6 +28,7 @@ __all__ = ["run", "validate_key", "resolve_metrics"]
 Metric = Callable[[Any, Any], jax.Array]
 
 _PROGRESS_UPDATES = 100  # in-loop progress callbacks per run at most
+BLOWUP = 1e10  # a metric this many times max(1, |its start|) means the run diverged
 
 
 def validate_key(key: Any, name: str = "key", *, batched: bool = False) -> None:
@@ -71,8 +75,17 @@ def _all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.asarray([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
 
 
+def _blown_up(values: Mapping[str, jax.Array], start: Mapping[str, jax.Array],
+              blowup: jax.Array) -> jax.Array:
+    """True when some metric is NaN or its magnitude exceeds ``blowup · max(1, |start|)``."""
+    def one(v, v0):
+        v, v0 = (jnp.abs(jnp.asarray(a, jnp.result_type(float))) for a in (v, v0))
+        return jnp.any(jnp.isnan(v) | (v > blowup * jnp.maximum(1.0, jnp.where(jnp.isfinite(v0), v0, 1.0))))
+    return jnp.any(jnp.asarray([one(values[name], start[name]) for name in values]))
+
+
 @functools.partial(jax.jit, static_argnames=("num_steps", "record_every", "metrics", "progress"))
-def _run_compiled(method, problem, x0, key, *, num_steps, record_every, metrics, progress):
+def _run_compiled(method, problem, x0, key, blowup, *, num_steps, record_every, metrics, progress):
     num_records = num_steps // record_every
     report_every = max(1, num_records // _PROGRESS_UPDATES)
 
@@ -89,20 +102,22 @@ def _run_compiled(method, problem, x0, key, *, num_steps, record_every, metrics,
 
     def one_record(carry, r):
         carry, _ = jax.lax.scan(one_step, carry, None, length=record_every)
-        state, k, calls, _ = carry
+        state, k, calls, diverged = carry
         if progress:
             jax.lax.cond((r + 1) % report_every == 0,
                          lambda: jax.debug.callback(progress_lib.report, r + 1, num_records),
                          lambda: None)
-        return carry, (k, calls, measure(state))
+        values = measure(state)
+        diverged = jnp.where((diverged < 0) & _blown_up(values, metrics0, blowup), k, diverged)
+        return (state, k, calls, diverged), (k, calls, values)
 
     state0 = method.init(x0)
+    metrics0 = measure(state0)
     zero = jnp.zeros((), jnp.int32)
     calls0 = jnp.zeros((), jnp.result_type(int))
     carry0 = (state0, zero, calls0, jnp.full((), -1, jnp.int32))
     carry, (ks, calls, values) = jax.lax.scan(one_record, carry0, jnp.arange(num_records))
     prepend = lambda first, rest: jnp.concatenate([jnp.asarray(first, rest.dtype)[None], rest])
-    metrics0 = measure(state0)
     return Trace(
         k=prepend(zero, ks),
         oracle_calls=prepend(calls0, calls),
@@ -113,7 +128,7 @@ def _run_compiled(method, problem, x0, key, *, num_steps, record_every, metrics,
 
 def run(method: Method, problem: Any, x0: Any, *, key: jax.Array, num_steps: int,
         record_every: int = 1, metrics: Mapping[str, Metric] | None = None,
-        progress: bool | None = None) -> Trace:
+        progress: bool | None = None, blowup: float | None = BLOWUP) -> Trace:
     """Run ``method`` on ``problem`` from ``x0`` for ``num_steps`` steps; return the Trace.
 
     Args:
@@ -128,6 +143,9 @@ def run(method: Method, problem: Any, x0: Any, *, key: jax.Array, num_steps: int
         calls share one compiled program. Defaults to ``problem.default_metrics()``.
       progress: show a progress bar driven from inside the compiled loop. ``None`` (default):
         only when a surrounding ``sweep(..., progress=True)`` asks for it.
+      blowup: a recorded metric past ``blowup · max(1, |its value at k = 0|)`` (or NaN) marks
+        the run diverged at that record; ``None``: only a non-finite iterate does. A traced
+        value (no recompilation).
 
     Raises:
       TypeError, ValueError: naming the bad argument, before any compilation.
@@ -142,10 +160,15 @@ def run(method: Method, problem: Any, x0: Any, *, key: jax.Array, num_steps: int
     if is_concrete(x0):
         for leaf in jax.tree.leaves(x0):
             require_finite("x0", leaf)
+    if blowup is not None:
+        require_finite("blowup", blowup)
+        if is_concrete(blowup) and not blowup > 1:
+            raise ValueError(f"blowup must be > 1 (a factor over the metric's start), got {blowup!r}")
+    blowup = jnp.inf if blowup is None else blowup
     metric_fns = resolve_metrics(problem, metrics)
     _check_step_shapes(method, problem, x0, key)
     progress = progress_lib.is_requested() if progress is None else bool(progress)
-    compiled = functools.partial(_run_compiled, method, problem, x0, key, num_steps=num_steps,
+    compiled = functools.partial(_run_compiled, method, problem, x0, key, blowup, num_steps=num_steps,
                                  record_every=record_every, metrics=metric_fns,
                                  progress=progress)
     if not (progress and is_concrete((x0, key, method, problem))):

@@ -34,7 +34,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from convlab import progress as progress_lib
 from convlab.run import validate_key
-from convlab.validate import require_int
+from convlab.validate import deferred_checks, require_int
 
 __all__ = ["sweep", "grid_points", "host_slice", "memory_budget", "auto_chunk_size"]
 
@@ -73,11 +73,28 @@ def _compiled_sweep(make_run: MakeRun, names: tuple[str, ...], progress: bool,
 
     def one(key, values, data):
         hparams = dict(zip(names, values))
-        with progress_lib.requested(progress):  # runs traced here report from their loops
+        # runs traced here report from their loops; validators' checks on traced values return
+        with progress_lib.requested(progress), deferred_checks() as checks:
             if with_data:
-                return make_run(key, hparams, data, **kwargs)
-            return make_run(key, hparams, **kwargs)
+                out = make_run(key, hparams, data, **kwargs)
+            else:
+                out = make_run(key, hparams, **kwargs)
+        return out, checks
     return jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
+
+
+def _raise_on_failed_checks(checks: dict[str, np.ndarray], points: dict[str, np.ndarray],
+                            num_seeds: int) -> None:
+    """ValueError naming the argument and the first grid point (and seed) whose values the
+    validators rejected (their traced checks, see :func:`convlab.validate.deferred_checks`)."""
+    for label, ok in checks.items():
+        bad = np.flatnonzero(~np.asarray(ok, bool).reshape(-1))
+        if bad.size:
+            point, seed = divmod(int(bad[0]), num_seeds)
+            where = ", ".join(f"{name}={values[point].item()!r}" for name, values in points.items())
+            message = label.split(":", 1)[1]
+            raise ValueError(f"sweep: {message}, violated at grid point {where or '(no grid)'}"
+                             f" (seed {seed}; {bad.size} runs in all)")
 
 
 def _validate_static(static: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
@@ -213,8 +230,10 @@ def sweep(make_run: MakeRun, keys: jax.Array, grid: Mapping[str, Any] | None = N
                                      memory_budget(), num_devices)
     if chunk_size is None or chunk_size >= total:
         with progress_lib.active(100, f"sweep x{total}", enabled=progress):
-            out = jax.block_until_ready(_run_batch(whole, batch_keys, batch_values, data, round_up(total)))
+            out, checks = jax.block_until_ready(
+                _run_batch(whole, batch_keys, batch_values, data, round_up(total)))
             jax.effects_barrier()
+        _raise_on_failed_checks(checks, points, num_seeds)
         return jax.tree.map(reshape, out)
     fn = _compiled_sweep(make_run, tuple(points), False, data is not None, static_items)
     starts = range(0, total, chunk_size)
@@ -228,5 +247,6 @@ def sweep(make_run: MakeRun, keys: jax.Array, grid: Mapping[str, Any] | None = N
             chunks.append(jax.device_get(out))
             if bar is not None:
                 bar.update_to(i + 1)
-    out = jax.tree.map(lambda *xs: np.concatenate(xs), *chunks)
+    out, checks = jax.tree.map(lambda *xs: np.concatenate(xs), *chunks)
+    _raise_on_failed_checks(checks, points, num_seeds)
     return jax.tree.map(reshape, out)

@@ -2,18 +2,26 @@
 
 Every helper raises ``ValueError``/``TypeError`` whose message names the argument, so a user (and
 the CLI, which maps these to exit status 2) sees what was wrong before any compilation happens.
-Values that are JAX tracers (inside a ``sweep``) cannot be inspected and are let through.
+Values that are JAX tracers cannot be inspected now: they are let through, except inside
+:func:`deferred_checks` (``sweep`` opens it around each traced run), where the same rule is
+recorded as a traced predicate and ``sweep`` raises, naming the argument and the grid point, for
+grid values the method's own validator rejects (e.g. a negative step in a grid).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import contextlib
+import contextvars
+from typing import Any, Callable, Iterator
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+from jax.extend.core import get_opaque_trace_state
 
 __all__ = [
     "is_concrete",
+    "deferred_checks",
     "require_positive",
     "require_finite",
     "require_int",
@@ -33,6 +41,37 @@ def is_concrete(value: Any) -> bool:
     return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(value))
 
 
+_DEFERRED: contextvars.ContextVar[list | None] = contextvars.ContextVar("convlab_deferred_checks",
+                                                                       default=None)
+
+
+@contextlib.contextmanager
+def deferred_checks() -> Iterator[dict[str, jax.Array]]:
+    """Collect the checks made on traced values while inside: yields ``{message: ok}``, filled on
+    exit with the predicates recorded at the caller's own trace level (checks made inside nested
+    transformations, e.g. a scan body, are dropped: their values cannot leave that trace)."""
+    level, pending, token = get_opaque_trace_state(), [], _DEFERRED.set([])
+    checks: dict[str, jax.Array] = {}
+    try:
+        yield checks
+    finally:
+        pending = _DEFERRED.get()
+        _DEFERRED.reset(token)
+    for i, (where, message, ok) in enumerate(pending):
+        if where == level:
+            checks[f"{i}:{message}"] = ok
+
+
+def _defer(name: str, requirement: str, ok: Callable[[jax.Array], jax.Array], value: Any) -> None:
+    """Record ``ok(value)`` (all entries) if a :func:`deferred_checks` collector is open."""
+    pending = _DEFERRED.get()
+    if pending is not None:
+        arr = jnp.asarray(value)
+        if jnp.issubdtype(arr.dtype, jnp.number):
+            pending.append((get_opaque_trace_state(), f"{name} must be {requirement}",
+                            jnp.all(jnp.isfinite(arr) & ok(arr))))
+
+
 def _require_numeric(name: str, value: Any) -> None:
     """TypeError naming ``name`` for bool, str, None and other non-numeric values."""
     if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
@@ -48,8 +87,11 @@ def _require_numeric(name: str, value: Any) -> None:
 def require_number(name: str, value: Any, *, minimum: float | None = None,
                    maximum: float | None = None) -> float:
     """A finite real scalar (not bool/str/None/array of size != 1), optionally within bounds;
-    returns it as a float. Tracers are let through unchanged."""
+    returns it as a float. Tracers are let through unchanged (checked later when deferred)."""
     if not is_concrete(value):
+        low = -np.inf if minimum is None else minimum
+        high = np.inf if maximum is None else maximum
+        _defer(name, f"finite and within [{low}, {high}]", lambda a: (a >= low) & (a <= high), value)
         return value
     _require_numeric(name, value)
     if np.size(value) != 1 or np.ndim(value) > 1:
@@ -67,6 +109,7 @@ def require_number(name: str, value: Any, *, minimum: float | None = None,
 def require_finite(name: str, value: Any) -> None:
     """Raise if ``value`` is not numeric (bool, str, None) or any entry is NaN or infinite."""
     if not is_concrete(value):
+        _defer(name, "finite", lambda a: jnp.ones_like(a, bool), value)
         return
     _require_numeric(name, value)
     if not np.all(np.isfinite(np.asarray(value))):
@@ -78,6 +121,10 @@ def require_positive(name: str, value: Any, *, allow_zero: bool = False,
     """Raise unless every entry of ``value`` is numeric, finite and > 0 (or >= 0 with
     ``allow_zero``) and, when given, <= ``maximum`` (a bound where overflow is possible)."""
     if not is_concrete(value):
+        high = np.inf if maximum is None else maximum
+        rule = (f"finite and {'>= 0' if allow_zero else '> 0'}"
+                + ("" if maximum is None else f" and <= {maximum:g}"))
+        _defer(name, rule, lambda a: ((a >= 0) if allow_zero else (a > 0)) & (a <= high), value)
         return
     require_finite(name, value)
     arr = np.asarray(value)
@@ -104,6 +151,10 @@ def require_int(name: str, value: Any, *, minimum: int | None = None,
 def require_in_range(name: str, value: Any, low: float, high: float, *, closed: str = "both") -> None:
     """Raise unless ``low <= value <= high`` (``closed`` in {"both", "left", "right", "neither"})."""
     if not is_concrete(value):
+        left_closed, right_closed = closed in ("both", "left"), closed in ("both", "right")
+        rule = f"in {'[' if left_closed else '('}{low}, {high}{']' if right_closed else ')'}"
+        _defer(name, rule, lambda a: ((a >= low) if left_closed else (a > low))
+               & ((a <= high) if right_closed else (a < high)), value)
         return
     require_finite(name, value)
     arr = np.asarray(value)

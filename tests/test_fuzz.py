@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pathlib
 import random
 
 import jax
 import numpy as np
 import pytest
 
+import problems
 from theory_checks import cli, registry
 
-MODULES = ("bilevel", "classical", "games", "matrix_sensing", "monotone", "robust_recovery")
+MODULES = sorted(path.stem for path in pathlib.Path(problems.__file__).parent.glob("*.py")
+                 if not path.stem.startswith("_"))   # every family's generators, new ones too
 GOOD = {"dim": 3, "n": 4, "r": 1, "k": 1, "num_measurements": 30, "n_components": 4,
         "num_samples": 5, "num_steps": 5, "mu": 0.1, "L": 1.0, "m": 2, "dim_x": 2, "dim_y": 2,
         "n1": 4, "n2": 4, "rank": 1}
@@ -43,8 +46,10 @@ def _numeric_params(fn):
 def test_fuzz_generators(label, fn):
     rng = random.Random(15)
     params = inspect.signature(fn).parameters
-    required = {p.name: GOOD[p.name] for p in params.values()
+    required = {p.name: GOOD.get(p.name) for p in params.values()
                 if p.name != "key" and p.default is p.empty and p.kind is p.KEYWORD_ONLY}
+    missing = [name for name, value in required.items() if value is None]
+    assert not missing, f"{label}: add a valid value of {missing} to GOOD in tests/test_fuzz.py"
     for bad_key in BAD_KEYS:
         with pytest.raises(TypeError, match="key"):
             fn(bad_key, **required)

@@ -328,3 +328,57 @@ def test_sharded_sweep_on_four_host_devices_equals_one_device(tmp_path):
     np.testing.assert_allclose(sharded["error"], single["error"], rtol=1e-13, atol=1e-300)
     np.testing.assert_allclose(sharded["chunked"], single["error"], rtol=1e-13, atol=1e-300)
     np.testing.assert_array_equal(sharded["diverged"], single.diverged)
+
+
+# --- issue 15, item 10: divergence past a blow-up threshold; grid values validated ---------------
+def blowing_up_run(key, hparams):
+    """gd at 2.5/L on a fixed quadratic (L = 10) from x0 − x* = (1, 2): the loss grows like
+    5 · 2.25^k (finite for ~870 steps) and passes 1e10 × its start 7 at k ≈ 29 (record 30)."""
+    problem = quadratic_from([10.0, 1.0], [1.0, -1.0])
+    return convlab.run(convlab.gd(hparams["step_size"]), problem, jnp.array([2.0, 1.0]), key=key,
+                       num_steps=200, record_every=10)
+
+
+def test_finite_blow_up_is_flagged_and_left_out_of_the_fit(key):
+    keys = jax.random.split(key, 3)
+    trace = convlab.sweep(blowing_up_run, keys, {"step_size": np.array([0.1, 0.25])})
+    err = np.asarray(trace["error"])
+    assert np.all(np.isfinite(err)) and err[1].max() > 1e10 * err[1, :, 0].max()  # finite blow-up
+    diverged = np.asarray(trace.diverged)
+    assert np.all(diverged[0] == -1) and np.all(diverged[1] == 30)
+    pooled_err = np.concatenate([err[0], err[1]])
+    pooled = convlab.fit_rate(np.asarray(trace.k)[0, 0], pooled_err, kind="linear",
+                              diverged=np.concatenate([diverged[0], diverged[1]]))
+    alone = convlab.fit_rate(np.asarray(trace.k)[0, 0], err[0], kind="linear", diverged=diverged[0])
+    assert pooled.rate == pytest.approx(alone.rate, rel=1e-12)   # the blown-up seeds are left out
+
+
+def test_blowup_threshold_is_an_argument(key):
+    problem = quadratic_from([10.0, 1.0], [1.0, -1.0])
+    run = lambda blowup: convlab.run(convlab.gd(0.25), problem, jnp.array([2.0, 1.0]), key=key,
+                                     num_steps=200, record_every=10, blowup=blowup)
+    assert int(run(None).diverged) == -1                # only non-finite iterates count
+    assert int(run(1e3).diverged) == 10 and int(run(1e10).diverged) == 30   # 2.25^k · 5 > 7·blowup
+    for bad in (0.5, float("nan"), "x"):
+        with pytest.raises((TypeError, ValueError), match="blowup"):
+            run(bad)
+
+
+def test_grid_value_rejected_by_the_methods_validator_raises_naming_it(key):
+    keys = jax.random.split(key, 2)
+    with pytest.raises(ValueError, match=r"step_size must be finite and > 0.*step_size=-0\.1"):
+        convlab.sweep(diverging_run, keys, {"step_size": np.array([0.1, -0.1])})
+
+
+def derived_step_run(key, hparams, data):
+    """The step derived from the grid value and the problem (h / L): still validated."""
+    return convlab.run(convlab.gd(hparams["h"] / data.L), data, jnp.ones(2), key=key,
+                       num_steps=10, record_every=5)
+
+
+def test_derived_grid_values_are_validated_too(key):
+    problem = quadratic_from([10.0, 1.0], [1.0, -1.0])
+    keys = jax.random.split(key, 2)
+    convlab.sweep(derived_step_run, keys, {"h": np.array([0.5, 1.0])}, data=problem)
+    with pytest.raises(ValueError, match=r"step_size.*h=-1\.0"):
+        convlab.sweep(derived_step_run, keys, {"h": np.array([0.5, -1.0])}, data=problem)

@@ -1,34 +1,19 @@
-"""Test configuration: float64 and strict rank promotion (optimistix-style), ``--full`` sizes."""
+"""Test configuration. The convlab pytest plugin (``convlab.pytest_plugin``, registered through
+the ``pytest11`` entry point) provides float64, strict rank promotion, ``--full`` and the ``key``
+fixture; this file adds what only convlab's own suite needs."""
 
 import os
 
-import jax
 import pytest
 
 # the CLI's persistent compilation cache stays off in tests (hermetic; nothing written to ~)
 os.environ["CONVLAB_CACHE_DIR"] = ""
 
-jax.config.update("jax_enable_x64", True)
-jax.config.update("jax_numpy_rank_promotion", "raise")
 
-
-def pytest_addoption(parser):
-    parser.addoption("--full", action="store_true", default=False,
-                     help="also run paper-size tests (marked slow)")
-
-
-def pytest_collection_modifyitems(config, items):
-    if config.getoption("--full"):
-        return
-    skip = pytest.mark.skip(reason="paper-size run: pass --full to include it")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
-
-
-@pytest.fixture
-def key():
-    return jax.random.key(0)
+def pytest_configure(config):
+    if not config.pluginmanager.has_plugin("convlab"):
+        raise pytest.UsageError("the convlab pytest plugin is not registered (a stale install?): "
+                                "run python3 -m pip install -e '.[test,pep]'")
 
 
 _MEASURED: dict = {}

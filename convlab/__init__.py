@@ -12,7 +12,7 @@ conftest) enable float64 with ``jax.config.update("jax_enable_x64", True)``.
 from convlab import methods
 from convlab.methods import Method, as_optax, from_optax, gd, halpern
 from convlab.problem import Static, problem_dataclass
-from convlab.rates import RateFit, fit_rate
+from convlab.rates import RateFit, RateModelWarning, drift_test, fit_horizons, fit_rate
 from convlab.run import run
 from convlab.store import Store
 from convlab.sweep import sweep
@@ -21,5 +21,6 @@ from convlab.trace import Trace
 __version__ = "0.1.0"
 
 __all__ = ["methods", "Method", "gd", "halpern", "from_optax", "as_optax", "Static",
-           "problem_dataclass", "RateFit", "fit_rate", "run", "sweep", "Trace", "Store",
+           "problem_dataclass", "RateFit", "fit_rate", "RateModelWarning", "drift_test",
+           "fit_horizons", "run", "sweep", "Trace", "Store",
            "__version__"]

@@ -327,3 +327,91 @@ def test_every_run_diverged_gives_a_nan_fit_for_auto_and_explicit_windows():
     for window in ("auto", (0.0, 10.0)):
         fit = convlab.fit_rate(k, err, window=window)
         assert np.isnan(fit.rate) and fit.num_seeds == 0 and fit.num_excluded == 2
+
+
+# --- which model fits: the drift test and the warning ------------------------------------------------
+def test_power_fit_of_a_linear_run_warns_and_names_the_better_model():
+    """The issue's case: a linear run fitted as a power law gives a big exponent with a high r²;
+    the drift test on the fit's own window says linear, and fit_rate warns."""
+    k, err = linear_data(0.05, num=201, seeds=4, noise=0.01)
+    with pytest.warns(convlab.RateModelWarning, match="kind='linear' is the better model"):
+        fit = convlab.fit_rate(k, err, kind="power")
+    assert fit.model == "linear" and fit.rate > 3 and fit.r2 > 0.9
+
+
+def test_linear_fit_of_a_power_law_warns():
+    k, err = power_data(1.0, seeds=4, noise=0.01)
+    with pytest.warns(convlab.RateModelWarning, match="sublinear; kind='power'"):
+        fit = convlab.fit_rate(k, err, kind="linear")
+    assert fit.model == "sublinear"
+
+
+@pytest.mark.parametrize("seeds", [None, 4])
+def test_the_right_model_gives_no_warning(seeds, recwarn):
+    k, err = linear_data(0.2, seeds=seeds, noise=0.01)
+    assert convlab.fit_rate(k, err, kind="linear").model == "linear"
+    k, err = power_data(2.0, seeds=seeds, noise=0.01)
+    assert convlab.fit_rate(k, err, kind="power").model == "sublinear"
+    assert not [w for w in recwarn if issubclass(w.category, convlab.RateModelWarning)]
+
+
+def test_check_model_off_runs_no_test():
+    k, err = linear_data(0.05, num=201)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert convlab.fit_rate(k, err, kind="power", check_model=False).model == ""
+
+
+@pytest.mark.parametrize("exponent", [0.5, 1.0, 2.0, 3.0])
+def test_drift_test_decides_sublinear_for_every_power_law(exponent):
+    k, err = power_data(exponent, seeds=3, noise=0.02)
+    out = convlab.drift_test(k, err, (100.0, 1e4))
+    assert out["verdict"] == "sublinear" and out["ratio_ci"][1] < out["threshold"]
+    assert out["ratio"] == pytest.approx(out["power_law_ratio"], rel=0.1)
+
+
+@pytest.mark.parametrize("seeds", [None, 3])
+def test_drift_test_decides_linear_with_ratio_near_one(seeds):
+    k, err = linear_data(0.1, seeds=seeds, noise=0.01)
+    out = convlab.drift_test(k, err, (float(k[20]), float(k[-1])))
+    assert out["verdict"] == "linear" and out["ratio"] == pytest.approx(1.0, abs=0.05)
+
+
+def test_drift_test_is_undecided_on_a_short_window():
+    k, err = linear_data(0.1)
+    out = convlab.drift_test(k, err, (float(k[60]), float(k[80])))  # span < 2
+    assert out["verdict"] == "undecided" and "too short" in out["reason"]
+
+
+def test_power_law_drift_does_not_depend_on_the_exponent_and_is_0_38_per_decade():
+    assert convlab.rates.power_law_drift(1.0, 10.0) == pytest.approx(0.38, abs=0.01)
+    assert convlab.rates.power_law_drift(100.0, 1000.0) == pytest.approx(
+        convlab.rates.power_law_drift(1.0, 10.0), rel=1e-6)
+
+
+# --- exponents across horizons (instances built per N) ----------------------------------------------
+def test_fit_horizons_recovers_a_worst_case_exponent_from_a_callable():
+    """Each horizon gets its own instance; here the final error of N steps is 3 N^-2 (times a
+    per-seed factor), the slope over N must be 2."""
+    factors = np.array([1.0, 1.1, 0.9])
+    fit = convlab.fit_horizons([8, 16, 32, 64, 128], lambda n: 3.0 * factors * n ** -2.0)
+    assert isinstance(fit, convlab.RateFit) and fit.kind == "power"
+    assert fit.rate == pytest.approx(2.0, abs=1e-9) and fit.num_seeds == 3
+    assert fit.window == (8.0, 128.0)
+
+
+def test_fit_horizons_one_series_has_a_ci_covering_the_truth():
+    horizons = np.array([10, 20, 40, 80, 160, 320])
+    noise = np.exp(0.02 * np.random.default_rng(1).standard_normal(horizons.size))
+    fit = convlab.fit_horizons(horizons, horizons ** -1.0 * noise)
+    assert fit.contains(1.0) and fit.ci_high - fit.ci_low < 0.2
+
+
+def test_fit_horizons_bad_input_names_the_argument():
+    with pytest.raises(ValueError, match="horizons"):
+        convlab.fit_horizons([10, 5, 20], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="horizons"):
+        convlab.fit_horizons([1, 2], [1.0, 2.0])
+    with pytest.raises(ValueError, match="values"):
+        convlab.fit_horizons([1, 2, 4], [1.0, 2.0])

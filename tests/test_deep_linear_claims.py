@@ -9,7 +9,8 @@ from theory_checks import registry
 def test_family_registers_its_claims():
     ids = {c.id for c in registry.claims(["deep_linear"])}
     assert {"deep_linear.mode-closed-form", "deep_linear.half-time-inverse-s",
-            "deep_linear.learning-order", "deep_linear.depth-scaling"} <= ids
+            "deep_linear.learning-order", "deep_linear.depth-scaling",
+            "deep_linear.depth-independent-time"} <= ids
 
 
 def test_gd_is_euler_and_error_is_at_eulers_coefficient(measured):

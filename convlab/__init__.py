@@ -9,7 +9,7 @@ convlab never changes JAX's global configuration: entry points (the CLI, scripts
 conftest) enable float64 with ``jax.config.update("jax_enable_x64", True)``.
 """
 
-from convlab import methods
+from convlab import export, methods
 from convlab.methods import Method, as_optax, from_optax, gd, halpern
 from convlab.problem import Static, problem_dataclass
 from convlab.rates import RateFit, RateModelWarning, drift_test, fit_horizons, fit_rate
@@ -20,7 +20,7 @@ from convlab.trace import Trace
 
 __version__ = "0.1.0"
 
-__all__ = ["methods", "Method", "gd", "halpern", "from_optax", "as_optax", "Static",
+__all__ = ["export", "methods", "Method", "gd", "halpern", "from_optax", "as_optax", "Static",
            "problem_dataclass", "RateFit", "fit_rate", "RateModelWarning", "drift_test",
            "fit_horizons", "run", "sweep", "Trace", "Store",
            "__version__"]

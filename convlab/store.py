@@ -58,7 +58,7 @@ try:
 except ImportError:  # pragma: no cover - Windows: no locking
     fcntl = None
 
-__all__ = ["Store", "CorruptEntryError"]
+__all__ = ["Store", "CorruptEntryError", "project_provenance"]
 
 Result = Union[Trace, dict[str, np.ndarray]]
 
@@ -149,10 +149,10 @@ def _from_arrays(kind: str, arrays: dict[str, np.ndarray]) -> Result:
     return Trace.from_arrays(arrays) if kind == "trace" else arrays
 
 
-def _git(*args: str) -> str | None:
-    """Output of ``git ARGS`` in the checkout holding the package, or None."""
+def _git(*args: str, cwd: str | os.PathLike | None = None) -> str | None:
+    """Output of ``git ARGS`` in ``cwd`` (default: the checkout holding the package), or None."""
     try:
-        out = subprocess.run(["git", *args], cwd=pathlib.Path(__file__).parents[1],
+        out = subprocess.run(["git", *args], cwd=cwd or pathlib.Path(__file__).parents[1],
                              capture_output=True, text=True, timeout=10, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
@@ -171,14 +171,32 @@ def _git_dirty() -> bool | None:
     return None if status is None else bool(status)
 
 
+@functools.lru_cache(maxsize=8)
+def _project_root(cwd: str) -> str | None:
+    return _git("rev-parse", "--show-toplevel", cwd=cwd) or None
+
+
+def project_provenance(cwd: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The calling project's git state: ``{"root", "git_commit", "git_dirty"}`` of the git
+    checkout holding ``cwd`` (default: the working directory), all None outside git."""
+    cwd = os.fspath(cwd or os.getcwd())
+    root = _project_root(cwd)
+    if root is None:
+        return {"root": None, "git_commit": None, "git_dirty": None}
+    status = _git("status", "--porcelain", "--untracked-files=no", cwd=root)
+    return {"root": root, "git_commit": _git("rev-parse", "HEAD", cwd=root) or None,
+            "git_dirty": None if status is None else bool(status)}
+
+
 def _provenance() -> dict[str, Any]:
     import convlab  # late: convlab/__init__ imports this module
 
     device = jax.devices()[0]
     return {
         "convlab_version": convlab.__version__,
-        "git_commit": _git_commit(),
+        "git_commit": _git_commit(),  # convlab's own checkout
         "git_dirty": _git_dirty(),
+        "project": project_provenance(),  # the caller's (its working directory's) checkout
         "jax_version": jax.__version__,
         "device": f"{device.platform} {device.device_kind}",
         "precision": _precision(),
@@ -201,6 +219,17 @@ def _pid_alive(pid: int) -> bool:
     except OSError:
         return True
     return True
+
+
+def _flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as ``{"a.b": leaf}``; lists become tuples (hashable DataFrame cells)."""
+    out: dict[str, Any] = {}
+    for name, item in value.items():
+        if isinstance(item, Mapping):
+            out.update(_flatten(item, f"{prefix}{name}."))
+        else:
+            out[f"{prefix}{name}"] = tuple(item) if isinstance(item, list) else item
+    return out
 
 
 class Store:
@@ -432,8 +461,9 @@ class Store:
             fsync_dir(self.root)
             shutil.rmtree(old, ignore_errors=True)
 
-    def manifest(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        """The manifest of ``config``'s entry (non-finite floats decoded).
+    def manifest(self, config: Mapping[str, Any] | str) -> dict[str, Any]:
+        """The manifest of ``config``'s entry, or of the entry with that key (a string);
+        non-finite floats decoded.
 
         Raises:
           KeyError: no complete entry for ``config``.
@@ -441,15 +471,23 @@ class Store:
         """
         return self._get(config)[0]
 
-    def _get(self, config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    def _get(self, config: Mapping[str, Any] | str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        if isinstance(config, str):  # a key, as listed by keys() / entries() / to_dataframe()
+            if not _KEY_RE.fullmatch(config):
+                raise ValueError(f"key must be 16 hex digits (see Store.keys()), got {config!r}")
+            found = self._read(config)
+            if found is None:
+                raise KeyError(f"no complete entry {config} in {self.root}")
+            return found
         found = self._read(self.key(config))
         if found is None:
             raise KeyError(f"no complete entry {self.key(config)} in {self.root} "
                            f"for config {_canonical(config)} at {_precision()}")
         return found
 
-    def load(self, config: Mapping[str, Any]) -> Result:
-        """The stored result of ``config``: a Trace, or a dict of arrays.
+    def load(self, config: Mapping[str, Any] | str) -> Result:
+        """The stored result of ``config`` (or of the entry with that key, a string from
+        :meth:`keys`): a Trace, or a dict of arrays.
 
         Raises:
           KeyError: no complete entry for ``config``.
@@ -508,6 +546,50 @@ class Store:
         """The manifests of all intact entries, in key order (corrupt ones skipped, warned)."""
         for _, manifest in self._intact():
             yield manifest
+
+    def keys(self) -> list[str]:
+        """The keys of all intact entries, sorted (for :meth:`load` by key)."""
+        return [key for key, _ in self._intact()]
+
+    def to_dataframe(self, *, records: bool = False) -> Any:
+        """All intact entries as one pandas DataFrame (needs the ``export`` extra).
+
+        ``records=False``: one row per entry: ``key``, ``kind``, ``created``, ``precision``,
+        ``convlab_version``, ``convlab_commit``, ``project_commit``, ``project_dirty``, the config's
+        keys (nested ones joined with ``.``) and scalar ``extra`` values as ``extra.<name>``.
+        ``records=True``: the traces in long format (:func:`convlab.export.to_dataframe`; a
+        sweep's leading axes are named by the grid saved as ``extra["grid"]``, else ``seed`` or
+        ``index_<i>``), one block per trace entry, with ``key`` and the config's columns.
+        """
+        from convlab.export import _require, to_dataframe
+
+        pd = _require("pandas")
+        rows, blocks = [], []
+        for key, manifest in self._intact():
+            row = {"key": key, "kind": manifest["kind"], "created": manifest.get("created"),
+                   "precision": manifest["precision"]}
+            prov = manifest.get("provenance") or {}
+            project = prov.get("project") or {}
+            row.update(convlab_version=prov.get("convlab_version"),
+                       convlab_commit=prov.get("git_commit"),
+                       project_commit=project.get("git_commit"),
+                       project_dirty=project.get("git_dirty"))
+            config = _flatten(manifest["config"])
+            extra = {f"extra.{n}": v for n, v in _flatten(manifest.get("extra") or {}).items()}
+            if not records:
+                rows.append({**row, **{n: v for n, v in config.items() if n not in row}, **extra})
+                continue
+            if manifest["kind"] != "trace":
+                continue
+            grid = (manifest.get("extra") or {}).get("grid")
+            block = to_dataframe(self.load(key), grid if isinstance(grid, dict) else None)
+            block.insert(0, "key", key)
+            for name, value in config.items():
+                block[name if name not in block.columns else f"config.{name}"] = value
+            blocks.append(block)
+        if records:
+            return pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame()
+        return pd.DataFrame(rows)
 
     def merge_from(self, other_root: str | os.PathLike) -> int:
         """Copy the intact entries of another store that this one lacks; return how many.

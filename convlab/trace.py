@@ -58,6 +58,19 @@ class Trace:
         flat.update({f"metric/{name}": value for name, value in self.metrics.items()})
         return {name: np.asarray(value) for name, value in flat.items()}
 
+    def to_xarray(self, grid: Any = None, **kwargs: Any) -> Any:
+        """This trace as an ``xarray.Dataset`` with dims ``(*grid, "seed", "k")``; see
+        :func:`convlab.export.to_xarray` (needs the ``export`` extra)."""
+        from convlab.export import to_xarray
+
+        return to_xarray(self, grid, **kwargs)
+
+    def to_dataframe(self, grid: Any = None, **kwargs: Any) -> Any:
+        """This trace as a pandas long-format DataFrame; see :func:`convlab.export.to_dataframe`."""
+        from convlab.export import to_dataframe
+
+        return to_dataframe(self, grid, **kwargs)
+
     @classmethod
     def from_arrays(cls, arrays: dict[str, Any]) -> "Trace":
         """Inverse of :meth:`to_arrays`."""

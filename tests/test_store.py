@@ -88,7 +88,8 @@ def test_dict_round_trip_and_manifest(tmp_path):
     assert manifest["created"].endswith("+00:00")
     prov = manifest["provenance"]
     assert set(prov) == {"convlab_version", "git_commit", "git_dirty", "jax_version", "device", "precision",
-                         "host"}
+                         "host", "project"}
+    assert set(prov["project"]) == {"root", "git_commit", "git_dirty"}
     assert prov["convlab_version"] == convlab.__version__
     assert prov["jax_version"] == jax.__version__
     assert prov["precision"] == "float64"  # conftest enables x64
@@ -635,3 +636,73 @@ def test_concurrent_writers_and_a_reader_never_see_a_torn_entry(tmp_path):
     assert reads > 0 and len(seen) > 1
     assert not any((tmp_path / ".tmp").iterdir()) and not any(tmp_path.glob(".*.old"))
     print(f"100 concurrent saves, {reads} consistent reads of {len(seen)} distinct versions")
+
+
+# --- listing, loading by key, export, the caller's provenance ----------------------------------
+def _git_project(path):
+    path.mkdir()
+    env = {**os.environ, "GIT_AUTHOR_NAME": "r", "GIT_AUTHOR_EMAIL": "r@x", "GIT_COMMITTER_NAME": "r",
+           "GIT_COMMITTER_EMAIL": "r@x"}
+    run = lambda *a: subprocess.run(["git", *a], cwd=path, check=True, capture_output=True, env=env)
+    run("init", "-q")
+    (path / "theorem.py").write_text("x = 1\n")
+    run("add", "theorem.py")
+    run("commit", "-q", "-m", "first")
+    return path, subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True,
+                                text=True, check=True).stdout.strip()
+
+
+def test_provenance_records_the_calling_projects_commit_and_dirtiness(tmp_path, monkeypatch):
+    project, head = _git_project(tmp_path / "project")
+    monkeypatch.chdir(project)
+    store = Store(tmp_path / "store")
+    store.save({"a": 1}, {"x": np.zeros(2)})
+    prov = store.manifest({"a": 1})["provenance"]
+    assert prov["project"] == {"root": str(project), "git_commit": head, "git_dirty": False}
+    (project / "theorem.py").write_text("x = 2\n")  # an uncommitted change to a tracked file
+    store.save({"a": 2}, {"x": np.zeros(2)})
+    assert store.manifest({"a": 2})["provenance"]["project"]["git_dirty"] is True
+    outside = tmp_path / "nogit"
+    outside.mkdir()
+    assert convlab.store.project_provenance(outside) == {"root": None, "git_commit": None,
+                                                         "git_dirty": None}
+
+
+def test_keys_and_load_by_key(tmp_path, key):
+    store = Store(tmp_path)
+    trace = _tiny_trace(key)
+    store.save({"run": "a"}, trace)
+    store.save({"run": "b"}, {"x": np.arange(3)})
+    assert store.keys() == sorted([store.key({"run": "a"}), store.key({"run": "b"})])
+    loaded = store.load(store.key({"run": "a"}))
+    _assert_arrays_equal(loaded.to_arrays(), trace.to_numpy().to_arrays())
+    assert store.manifest(store.key({"run": "b"}))["config"] == {"run": "b"}
+    with pytest.raises(ValueError, match="key must be 16 hex digits"):
+        store.load("not-a-key")
+    with pytest.raises(KeyError, match="0123456789abcdef"):
+        store.load("0123456789abcdef")
+
+
+def test_store_exports_entries_and_records_as_dataframes(tmp_path, key):
+    pytest.importorskip("pandas")
+    pytest.importorskip("xarray")
+    store = Store(tmp_path)
+    keys = jax.random.split(key, 3)
+    grid = {"step": [0.2, 0.5]}
+    problem = Quadratic(d=jnp.array([1.0, 0.5, 0.1]))
+
+    def make_run(k, hp):
+        return convlab.run(convlab.gd(hp["step"]), problem, jnp.ones(3), key=k, num_steps=10,
+                           metrics={"loss": _loss})
+
+    traces = convlab.sweep(make_run, keys, grid)
+    store.save({"family": "toy", "n": 3, "opts": {"depth": 2}}, traces, extra={"grid": grid, "seconds": 1.0})
+    store.save({"family": "toy", "n": 4}, {"x": np.zeros(2)})
+    table = store.to_dataframe()
+    assert list(table["key"]) == store.keys() and set(table["kind"]) == {"trace", "arrays"}
+    assert {"n", "opts.depth", "extra.seconds", "convlab_commit", "project_commit"} <= set(table.columns)
+    records = store.to_dataframe(records=True)
+    assert len(records) == 2 * 3 * 11 and set(records["step"]) == {0.2, 0.5}
+    assert list(records.columns[:4]) == ["key", "step", "seed", "k"] and set(records["n"]) == {3}
+    mean = records.groupby(["step", "k"])["loss"].mean()
+    np.testing.assert_allclose(mean.loc[(0.5, 10)], np.asarray(traces["loss"])[1, :, -1].mean())

@@ -4,8 +4,6 @@ convlab installed (turn it off with ``-p no:convlab``):
 - float64 on (``jax_enable_x64``) and strict rank promotion (``jax_numpy_rank_promotion =
   "raise"``), as convlab's own tests run (DESIGN.md, "Precision and keys": entry points flip
   x64, the library never does);
-- ``XLA_FLAGS`` gains ``--xla_cpu_multi_thread_eigen=false`` (``convlab.xla_cpu``: batched LAPACK
-  kernels can otherwise starve XLA's CPU thread pool and hang);
 - ``--full``: also run tests marked ``@pytest.mark.full`` (or ``slow``), paper-size runs that
   are skipped by default;
 - the ``key`` fixture: a typed ``jax.random.key(0)`` (split it at the call site).
@@ -25,9 +23,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from convlab import xla_cpu
-
-    xla_cpu.avoid_pool_deadlock()   # before JAX's backend starts (convlab/xla_cpu.py)
     import jax
 
     jax.config.update("jax_enable_x64", True)

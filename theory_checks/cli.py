@@ -110,9 +110,6 @@ def _parser() -> argparse.ArgumentParser:
 def _setup_jax() -> None:
     """float64, and JAX's persistent compilation cache (``CONVLAB_CACHE_DIR``, default
     ``~/.cache/convlab/jax``; set it to an empty string to turn the cache off)."""
-    from convlab import xla_cpu
-
-    xla_cpu.avoid_pool_deadlock()
     import jax
 
     jax.config.update("jax_enable_x64", True)

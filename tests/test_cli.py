@@ -138,3 +138,32 @@ def test_report_rows_survive_pipes_in_statements(tmp_path, fake_family):
     assert cli.main(["check", "fake.holds", "--quick", "--out", str(tmp_path)]) == 0
     row = next(line for line in (tmp_path / "report.md").read_text().splitlines() if "fake.holds" in line)
     assert row.replace("\\|", "").count("|") == 12  # 11 columns
+
+
+@pytest.mark.parametrize("fmt, magic", [("pdf", b"%PDF"), ("svg", b"<?xml")])
+def test_figures_format_pdf_and_svg_for_claims_and_figure_groups(tmp_path, fake_family, fmt, magic,
+                                                                  monkeypatch):
+    """--format reaches the claims' figures and the families' figure groups (which name their
+    files *.png and save through convlab.plots.save_figure)."""
+    import sys
+    for name in [m for m in sys.modules if m.split(".")[0] == "fakefam"]:  # an earlier test's copy
+        monkeypatch.delitem(sys.modules, name)
+    (tmp_path / "site" / "fakefam" / "figures.py").write_text(
+        "from pathlib import Path\nfrom convlab import plots\n"
+        "def _make(out_dir, quick):\n"
+        "    fig, ax = plots.new_figure()\n"
+        "    ax.plot([0, 1])\n"
+        "    return [str(plots.save_figure(fig, Path(out_dir) / 'fake.group.png'))]\n"
+        "FIGURES = {'group': _make}\n")
+    out = tmp_path / "figs"
+    assert cli.main(["figures", "fake", "--out", str(out), "--format", fmt]) == 1  # fake.crashes
+    written = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert written == [f"fake.group.{fmt}", f"fake.holds.{fmt}", f"fake.violated.{fmt}"]
+    assert all(magic in (out / name).read_bytes()[:64] for name in written)
+    from convlab import plots
+    assert plots.save_figure.__name__ == "save_figure"  # restored after the command
+
+
+def test_figures_rejects_an_unknown_format(tmp_path, capsys):
+    assert cli.main(["figures", "--out", str(tmp_path), "--format", "jpg"]) == 2
+    assert "--format" in capsys.readouterr().err

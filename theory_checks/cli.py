@@ -11,6 +11,7 @@ evaluated), 2 on bad input with a one-line reason on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -25,6 +26,7 @@ EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_INTERRUPTED = 130  # KeyboardInterrupt: the finished claims are in the report
 BENCH_DIR = Path(__file__).resolve().parents[1] / "benchmarks"  # present in a source checkout
 BENCH_FORWARDED = ("--steps", "--seeds", "--step-sizes", "--repeat")
+FIGURE_FORMATS = ("png", "pdf", "svg")
 
 
 class BadInput(Exception):
@@ -97,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     figures.add_argument("families", nargs="*", metavar="FAMILY|CLAIM-ID")
     figures.add_argument("--quick", action="store_true")
     figures.add_argument("--out", metavar="DIR", default="convlab_figures")
+    figures.add_argument("--format", choices=FIGURE_FORMATS, default="png",
+                         help="image format of every figure (pdf/svg: vector, for a paper)")
 
     bench = sub.add_parser("bench", help="performance comparison (benchmarks/)")
     bench.add_argument("--quick", action="store_true", help="small step counts (minutes on a 2-core CPU)")
@@ -154,7 +158,7 @@ def _claims(selectors: Sequence[str]) -> list:
         raise BadInput(str(err)) from None
 
 
-def _evaluate(claim: Any, *, quick: bool, out: Path | None) -> tuple[Any, bool]:
+def _evaluate(claim: Any, *, quick: bool, out: Path | None, fmt: str = "png") -> tuple[Any, bool]:
     """``(verdict, crashed)``: a crashing claim becomes an ``inconclusive`` verdict carrying the
     error, so the other claims still run and nothing already measured is lost. A claim raising
     ``SystemExit`` is a crashed claim too. A failing figure is recorded beside the judged verdict
@@ -180,7 +184,7 @@ def _evaluate(claim: Any, *, quick: bool, out: Path | None) -> tuple[Any, bool]:
             from convlab.plots import new_figure, save_figure
             fig, _ = new_figure(width=5.5, height=4.0)
             claim.draw(evidence, verdict, fig)
-            figure = str(save_figure(fig, Path(out) / f"{claim.id}.png"))
+            figure = str(save_figure(fig, Path(out) / f"{claim.id}.{fmt}"))
         except Exception as err:
             traceback.print_exc()
             failed = True
@@ -312,25 +316,50 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@contextlib.contextmanager
+def _figure_format(fmt: str):
+    """While active, ``convlab.plots.save_figure`` writes ``fmt`` instead of PNG: the families'
+    figure groups name their files ``*.png`` and call ``plots.save_figure``, so ``--format``
+    reaches them without a format argument of their own."""
+    from convlab import plots
+
+    if fmt == "png":
+        yield
+        return
+    original = plots.save_figure
+
+    def save_as(fig, path):
+        path = Path(path)
+        return original(fig, path.with_suffix(f".{fmt}") if path.suffix.lower() in ("", ".png") else path)
+
+    plots.save_figure = save_as
+    try:
+        yield
+    finally:
+        plots.save_figure = original
+
+
 def _figures(args: argparse.Namespace) -> int:
-    """One PNG per claim, then the families' figure groups; exit 1 if anything crashed."""
+    """One figure per claim, then the families' figure groups, in ``--format`` (PNG, PDF or
+    SVG); exit 1 if anything crashed."""
     from theory_checks import registry, report
 
     out = check_writable_dir(args.out, "--out")  # before any claim runs
     claims = _claims(args.families)
     crashed = False
     for claim in claims:
-        verdict, failed = _evaluate(claim, quick=args.quick, out=out)
+        verdict, failed = _evaluate(claim, quick=args.quick, out=out, fmt=args.format)
         crashed |= failed
         print(f"{report.summary_line(verdict)}  -> {verdict.figure}", flush=True)
     whole = [s for s in args.families if "." not in s] if args.families else None  # not claim ids
-    for family, name, make in ([] if whole == [] else registry.figure_groups(whole)):
-        try:
-            for path in make(out, args.quick):
-                print(f"{family}/{name}: {path}", flush=True)
-        except Exception:
-            traceback.print_exc()
-            crashed = True
+    with _figure_format(args.format):
+        for family, name, make in ([] if whole == [] else registry.figure_groups(whole)):
+            try:
+                for path in make(out, args.quick):
+                    print(f"{family}/{name}: {path}", flush=True)
+            except Exception:
+                traceback.print_exc()
+                crashed = True
     return EXIT_VIOLATED if crashed else EXIT_OK
 
 
@@ -406,9 +435,12 @@ def figures_script(families: Sequence[str], argv: Sequence[str] | None = None) -
     parser = argparse.ArgumentParser(description=f"Regenerate the figures of {', '.join(families) or 'every family'}.")
     parser.add_argument("--quick", action="store_true", help="small sizes (minutes on a 2-core CPU)")
     parser.add_argument("--out", metavar="DIR", default="convlab_figures",
-                        help="directory the PNGs are written to (default: %(default)s)")
+                        help="directory the figures are written to (default: %(default)s)")
+    parser.add_argument("--format", choices=FIGURE_FORMATS, default="png",
+                        help="image format (default: %(default)s)")
     args = parser.parse_args(argv)
-    return main(["figures", *families, "--out", args.out] + (["--quick"] if args.quick else []))
+    return main(["figures", *families, "--out", args.out, "--format", args.format]
+                + (["--quick"] if args.quick else []))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -102,6 +102,7 @@ def test_mutation_is_not_judged_holds(monkeypatch, name, owner, attribute, make,
         sweep_module._compiled_sweep.cache_clear()
 
 
-@pytest.mark.parametrize("claim_id", sorted(SMALL))
-def test_reduced_sizes_hold(claim_id):
-    assert _verdict(claim_id).status == "holds"
+def test_reduced_size_holds():
+    """The unmutated code holds at the reduced size (depth-scaling's reduced size, D = 4 alone,
+    is the D = 4 part of its quick size, which the claim harness judges)."""
+    assert _verdict("deep_linear.mode-closed-form").status == "holds"

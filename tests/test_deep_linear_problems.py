@@ -32,7 +32,7 @@ def _np_grad(sigma, layers):
 
 
 @pytest.mark.parametrize("init", P.INITS)
-@pytest.mark.parametrize("depth", [2, 3, 5])
+@pytest.mark.parametrize("depth", [2, 4])
 def test_grad_matches_autodiff_and_numpy(key, init, depth):
     p = P.make_deep_linear(key, singular_values=S, depth=depth, init=init, init_scale=0.7,
                            hidden=3 if init == "orthogonal" else 5)

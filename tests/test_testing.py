@@ -158,3 +158,67 @@ def test_the_plugin_in_a_users_project(tmp_path):
     quick, full = run(), run("--full")
     assert quick.returncode == 0 and "1 passed, 1 skipped" in quick.stdout, quick.stdout
     assert full.returncode == 0 and "2 passed" in full.stdout, full.stdout
+
+
+# --- the tutorial's example package, installed and run through the real entry points ----------
+EXAMPLE = ROOT / "examples" / "agd_family"
+
+
+@pytest.fixture(scope="module")
+def installed_example(tmp_path_factory):
+    """``examples/agd_family`` installed by pip (offline: no index, no build isolation; the
+    build backend, setuptools + wheel, comes with the test extra) into a private target."""
+    pytest.importorskip("wheel", reason="the [test] extra installs wheel, the build backend's helper")
+    target = tmp_path_factory.mktemp("site")
+    build = tmp_path_factory.mktemp("build")
+    shutil.copytree(EXAMPLE, build / "agd_family", ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index",
+                           "--no-build-isolation", "--disable-pip-version-check", "--quiet",
+                           "--target", str(target), str(build / "agd_family")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (target / "agd_family" / "accelerated_envelope.py").is_file()
+    assert list(target.glob("agd_family-*.dist-info/entry_points.txt")), "no entry-point metadata"
+    return target
+
+
+def _in(target, *args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(target), "CONVLAB_CACHE_DIR": ""}
+    return subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_the_example_family_is_listed_and_its_claim_holds(installed_example, tmp_path):
+    convlab_exe = shutil.which("convlab") or pytest.fail("the `convlab` console script is not on PATH")
+    listing = _in(installed_example, convlab_exe, "list", "agd", cwd=tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    assert "agd  [entry point agd = agd_family (agd-family)]" in listing.stdout
+    assert "agd.accelerated-envelope" in listing.stdout
+    report = tmp_path / "agd.json"
+    check = _in(installed_example, convlab_exe, "check", "agd", "--quick", "--json", str(report),
+                "--out", str(tmp_path / "r"), cwd=tmp_path)
+    assert check.returncode == 0, check.stdout + check.stderr
+    import json
+    (record,) = json.loads(report.read_text())
+    assert record["id"] == "agd.accelerated-envelope" and record["verdict"] == "holds"
+    assert 0 < record["measured"] < 1 and (tmp_path / "r" / "agd.accelerated-envelope.png").is_file()
+
+
+def test_the_example_packages_own_tests_pass_with_the_plugin(installed_example, tmp_path):
+    tests = tmp_path / "tests"
+    shutil.copytree(EXAMPLE / "tests", tests)  # run against the installed package, not the source
+    proc = _in(installed_example, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+               str(tests), cwd=tmp_path)
+    assert proc.returncode == 0 and "2 passed" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_the_example_claims_negative_control_is_violated():
+    sys.path.insert(0, str(EXAMPLE))
+    try:
+        from agd_family import accelerated_envelope as claim
+        evidence = claim.measure(dim=20, num_steps=60, num_seeds=2)
+        assert claim.judge(evidence).status == "holds"
+        assert [claim.judge(bad).status for _, bad in claim.negative_controls(evidence)] == ["violated"]
+    finally:
+        sys.path.remove(str(EXAMPLE))
+        for name in [m for m in sys.modules if m.split(".")[0] == "agd_family"]:
+            del sys.modules[name]

@@ -75,7 +75,8 @@ def to_xarray(trace: Trace, grid: Mapping[str, Any] | None = None, *,
       trace: a :class:`~convlab.trace.Trace`, with leading axes ``[grid..., seed]`` for a sweep.
       grid: the ``grid`` passed to :func:`convlab.sweep` (names and values, in order).
       extras: further arrays with the same leading axes (e.g. what ``make_run`` returned beside
-        the trace: ``{"L": [grid..., seed]}``); trailing axes become ``<name>_dim<i>``.
+        the trace: ``{"L": [grid..., seed]}``); one trailing axis as long as the record axis is
+        ``k`` (a bound per record), other trailing axes become ``<name>_dim<i>``.
       attrs: JSON-able notes kept as ``ds.attrs`` (a config, a claim id).
 
     Returns:
@@ -100,7 +101,10 @@ def to_xarray(trace: Trace, grid: Mapping[str, Any] | None = None, *,
         if values.shape[:len(names)] != trace.batch_shape:
             raise ValueError(f"extras[{name!r}]: shape {values.shape} does not start with the "
                              f"trace's leading axes {trace.batch_shape}")
-        data[name] = ((*names, *(f"{name}_dim{i}" for i in range(values.ndim - len(names)))), values)
+        trailing = [f"{name}_dim{i}" for i in range(values.ndim - len(names))]
+        if values.shape[len(names):] == k.shape:  # a per-record quantity (a bound over k)
+            trailing = ["k"]
+        data[name] = ((*names, *trailing), values)
     return xr.Dataset(data, coords={**coords, "k": k}, attrs=dict(attrs or {}))
 
 

@@ -38,7 +38,8 @@ def _make_run(key, hp):
     x0 = hp["scale"] * jnp.ones(2)
     trace = convlab.run(convlab.gd(hp["step"]), PROBLEM, x0, key=key, num_steps=8, record_every=2,
                         metrics={"loss": _loss})
-    return trace, {"x0_norm": jnp.linalg.norm(x0)}
+    return trace, {"x0_norm": jnp.linalg.norm(x0), "bound": trace.k * hp["step"],
+                   "x0": x0}
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,8 @@ def test_sweep_to_xarray_names_every_axis(swept):
     ds = export.to_xarray(trace, GRID, extras=extras)
     assert ds["loss"].dims == ("step", "scale", "seed", "k")
     assert ds["diverged"].dims == ("step", "scale", "seed") and ds["x0_norm"].dims == ds["diverged"].dims
+    assert ds["bound"].dims == ("step", "scale", "seed", "k")  # a per-record extra shares k
+    assert ds["x0"].dims == ("step", "scale", "seed", "x0_dim0")
     np.testing.assert_array_equal(ds["k"], [0, 2, 4, 6, 8])  # k stored once, as a coordinate
     np.testing.assert_array_equal(ds["seed"], np.arange(4))
     np.testing.assert_array_equal(ds["step"], GRID["step"])
@@ -63,8 +66,9 @@ def test_sweep_to_xarray_names_every_axis(swept):
 
 def test_long_dataframe_has_one_row_per_run_and_record(swept):
     trace, _ = swept
-    frame = export.to_dataframe(trace, GRID)
-    assert list(frame.columns) == ["step", "scale", "seed", "k", "oracle_calls", "loss", "diverged"]
+    frame = export.to_dataframe(trace, GRID, extras={"bound": swept[1]["bound"]})
+    assert list(frame.columns) == ["step", "scale", "seed", "k", "oracle_calls", "loss", "diverged",
+                                   "bound"]
     assert len(frame) == 3 * 2 * 4 * 5
     last = frame[frame["k"] == 8].groupby(["step", "scale"])["loss"].mean()
     np.testing.assert_allclose(last.loc[(1.0, 1.0)], np.asarray(trace["loss"])[2, 0, :, -1].mean())

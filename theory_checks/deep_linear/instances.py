@@ -8,6 +8,7 @@ leading coefficient of Euler's global error, ``g' = F'(u) g - u''/2``.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import jax
@@ -148,7 +149,8 @@ def mode_run(key, hp, *, modes: int, hidden: int, init: str, u0: float, init_sca
              depth: int, steps: int, record_every: int, spectrum: str = "random",
              make_method=plain_gd, make_problem=None):
     """GD with step ``hp["eta"]`` on a whitened deep linear net (``spectrum``: "random",
-    "geometric", "unit" or "by_grid", see below); returns
+    "geometric", "unit" or "by_grid"; ``init``: one of the generator's or "by_grid", see
+    below); returns
     ``(trace, {"s", "target", "u_init", "u_eff"})``. ``hp`` may hold ``u0`` (decoupled)."""
     k_s, k_p, k_r = jax.random.split(key, 3)
     if spectrum == "by_grid":  # hp["geometric"] > 0.5: geometric, else random (one program)
@@ -161,12 +163,22 @@ def mode_run(key, hp, *, modes: int, hidden: int, init: str, u0: float, init_sca
     else:  # "unit": every s = 1
         s = jnp.ones((modes,))
     make = problems.make_deep_linear if make_problem is None else make_problem
-    p = make(k_p, singular_values=s, depth=depth, hidden=hidden, init=init,
-             u0=hp.get("u0", u0), init_scale=init_scale)
+    kwargs = dict(singular_values=s, depth=depth, hidden=hidden, u0=hp.get("u0", u0),
+                  init_scale=init_scale)
+    if init == "by_grid":  # hp["gaussian"] > 0.5: Gaussian, else decoupled (one program)
+        p_dec, p_gauss = make(k_p, init="decoupled", **kwargs), make(k_p, init="gaussian", **kwargs)
+        gauss = hp["gaussian"] > 0.5
+        pick = lambda a, b: jnp.where(gauss, b, a)
+        p = dataclasses.replace(p_dec, x0=jax.tree.map(pick, p_dec.x0, p_gauss.x0),
+                                u0=pick(p_dec.u0, p_gauss.u0))  # same key: same U, V, Σ31
+    else:
+        p = make(k_p, init=init, **kwargs)
     trace = convlab.run(make_method(hp["eta"]), p, p.x0, key=k_r, num_steps=steps,
                         record_every=record_every)
     extra = {"s": p.s, "target": targets(p), "u_init": p.u0,
-             "u_eff": effective_u0(p) if depth == 2 else p.u0}
+             "u_eff": effective_u0(p) if depth == 2 and init != "decoupled" else p.u0}
+    if init == "by_grid":
+        extra["u_eff"] = jnp.where(hp["gaussian"] > 0.5, effective_u0(p), p.u0)
     return trace, extra
 
 

@@ -101,3 +101,34 @@ def test_bad_input_is_named(swept):
         export.to_xarray(trace, GRID, extras={"bad": np.zeros(5)})
     with pytest.raises(ValueError, match="reserved"):
         export.to_xarray(trace, {"seed": GRID["step"], "scale": GRID["scale"]})
+
+
+def test_the_readme_sweep_to_xarray_and_dataframe_works_as_shown():
+    """The README's "Check your own theorem" sweep block, run as written (the example package's
+    problem and method on the path)."""
+    import pathlib
+    import re
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    text = (root / "README.md").read_text()
+    section = text.split("## Check your own theorem", 1)[1].split("\n## ", 1)[0]
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", section, re.S) if "to_xarray" in b]
+    sys.path.insert(0, str(root / "examples" / "agd_family"))
+    try:
+        from agd_family.method import nesterov
+        from agd_family.problem import gap, make_log_spectrum
+        scope = {"convlab": convlab, "jax": jax, "jnp": jnp, "nesterov": nesterov, "gap": gap,
+                 "make_log_spectrum": make_log_spectrum}
+        exec(compile(block, "README.md", "exec"), scope)
+    finally:
+        sys.path.remove(str(root / "examples" / "agd_family"))
+        for name in [m for m in sys.modules if m.split(".")[0] == "agd_family"]:
+            del sys.modules[name]
+    ds, df = scope["ds"], scope["df"]
+    assert ds["gap"].dims == ("h_L", "seed", "k") and ds["bound"].dims == ("h_L", "seed", "k")
+    assert scope["first_seed"].dims == ("h_L", "k")
+    final = scope["final"]
+    assert list(final.index) == [0.25, 0.5, 1.0] and final.is_monotonic_decreasing  # larger steps, faster
+    np.testing.assert_allclose(final.loc[1.0], ds["gap"].sel(h_L=1.0, k=300).mean("seed"))
+    assert len(df) == 3 * 4 * 301

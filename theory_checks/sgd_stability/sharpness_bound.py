@@ -23,13 +23,15 @@ problems = I.problems
 ID, KIND = "sgd_stability.sharpness-bound", "certificate"
 CITATION = I.CITE_WU_SU
 STATEMENT = ("η*(B)·λ_max(H) ≤ 2 for B = 1, 2, 5, 10, with and without replacement; = 2 for GD "
-             "(B = n without replacement); 1/ρ(𝓛⁻¹𝓠) = bisection on ρ(T); GD's tail rate = -log ρ "
+             "(B = n without replacement); 1/ρ(𝓛⁻¹𝓠) = bisection on ρ(T) and ρ(T) crosses 1 at η*; GD's tail rate = -log ρ "
              "of its step map transverse to θ* + null(X)")
 SIZES = {"quick": dict(seeds=2, gd_seeds=4, gd_steps=200),
          "full": dict(seeds=8, gd_seeds=16, gd_steps=400)}
 ROWS = ("equal", "unequal")
 GD_FACTOR = 0.95     # η = 0.95·2/λ_max: ρ = 0.9 from the top mode, the others ≤ 0.85 here
 RTOL = 0.03          # the local-rate allowance for the transient of the next mode (≤ 0.85/0.9)
+BISECT_BATCHES = (1, 5)   # bisection (60 spectral radii each) on seed 0; the bracket everywhere
+BRACKET = 1e-6       # ρ(T) ≤ 1 at η*(1 - 1e-6) and > 1 at η*(1 + 1e-6): η* is the crossing
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +39,8 @@ class Evidence:
     batches: tuple
     eta_lmax: np.ndarray        # η*(B)·λ_max, [rows, seed, sampling, B]
     eta_lmax_gd: np.ndarray     # η*_GD·λ_max, [rows, seed]
-    formula_vs_bisection: np.ndarray   # η*(formula) / η*(bisection), [rows, seed, sampling, B]
+    formula_vs_bisection: np.ndarray   # η*(formula) / η*(bisection), seed 0, B = 1, 5: [rows, sampling, B]
+    bracket: np.ndarray         # ρ(T) at η*(1 ∓ 1e-6), [rows, seed, sampling, B, 2]
     k: np.ndarray
     gd_distance: np.ndarray     # ||θ_k - θ*|| / ||θ_0 - θ*||, [seed, record]
     gd_diverged: np.ndarray
@@ -82,7 +85,8 @@ def _gd_local(seeds: int, steps: int, make=sgd):
 
 def _measure(*, seeds: int, gd_seeds: int, gd_steps: int, threshold=T.eta_star, make=sgd) -> Evidence:
     shape = (len(ROWS), seeds, len(I.SAMPLINGS), len(I.BATCHES))
-    eta_lmax, ratio, gd = np.zeros(shape), np.zeros(shape), np.zeros(shape[:2])
+    eta_lmax, gd, bracket = np.zeros(shape), np.zeros(shape[:2]), np.zeros(shape + (2,))
+    ratio = np.zeros((len(ROWS), len(I.SAMPLINGS), len(BISECT_BATCHES)))
     for r, rows in enumerate(ROWS):
         for s in range(seeds):
             A = I.projected(I.regression(s, rows))
@@ -92,9 +96,11 @@ def _measure(*, seeds: int, gd_seeds: int, gd_steps: int, threshold=T.eta_star, 
                     kap = I.kappa(B, n, replace)
                     e = threshold(A, kap)
                     eta_lmax[r, s, j, b] = e * lmax
-                    ratio[r, s, j, b] = e / T.eta_star_bisection(A, kap)
+                    bracket[r, s, j, b] = T.radius_at(A, kap, e * (1.0 + BRACKET * np.array([-1, 1])))
+                    if s == 0 and B in BISECT_BATCHES:
+                        ratio[r, j, BISECT_BATCHES.index(B)] = e / T.eta_star_bisection(A, kap)
             gd[r, s] = threshold(A, I.kappa(n, n, False)) * lmax
-    return Evidence(I.BATCHES, eta_lmax, gd, ratio, *_gd_local(gd_seeds, gd_steps, make))
+    return Evidence(I.BATCHES, eta_lmax, gd, ratio, bracket, *_gd_local(gd_seeds, gd_steps, make))
 
 
 def measure(*, seeds: int, gd_seeds: int, gd_steps: int) -> Evidence:
@@ -109,6 +115,11 @@ def judge(ev: Evidence) -> Verdict:
                                               predicted="η*_GD = 2/λ_max(H)"),
         "formula = bisection": kinds.certificate(ev.formula_vs_bisection, 1.0, relation="==",
                                                  tol=I.EXACT, predicted="1/ρ(𝓛⁻¹𝓠) = sup{η: ρ(T) ≤ 1}"),
+        "stable below η*": kinds.certificate(ev.bracket[..., 0], 1.0, relation="<=", tol=0.0,
+                                             predicted="ρ(T(η*(1 - 1e-6))) ≤ 1"),
+        "unstable above η*": kinds.certificate(np.ones_like(ev.bracket[..., 1]), ev.bracket[..., 1],
+                                               relation="<=", tol=0.0,
+                                               predicted="ρ(T(η*(1 + 1e-6))) > 1"),
         "GD local rate": kinds.local_rate(ev.k, ev.gd_distance, ev.reference_rate, rtol=RTOL,
                                           diverged=ev.gd_diverged, implementation=ev.method_rate),
         "GD closed form": kinds.certificate(ev.reference_rate, ev.closed_form_rate, relation="==",

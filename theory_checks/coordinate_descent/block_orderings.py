@@ -40,6 +40,8 @@ class Evidence:
     block_curves: np.ndarray        # median gap/gap0, [variant, record]
     lattice_curves: np.ndarray      # [partition, record]
     side: int
+    block_every: int = 1            # block updates between two points of block_curves
+    lattice_every: int = 1
 
 
 def fixed_blocks(n: int, size: int, seed: int = 0) -> tuple[tuple[int, ...], ...]:
@@ -66,8 +68,15 @@ def lattice_batch(side: int, seeds: int):
                     for k in I.seeds(seeds, 97)], new_axis=True)
 
 
-def _thin(curve: np.ndarray, num: int = 400) -> np.ndarray:
-    return curve[:: max(1, curve.size // num)]
+THIN = 400
+
+
+def _every(size: int) -> int:
+    return max(1, size // THIN)
+
+
+def _thin(curve: np.ndarray) -> np.ndarray:
+    return curve[:: _every(curve.size)]
 
 
 def _measure(*, seeds: int, steps: int, side: int, lattice_steps: int,
@@ -86,7 +95,7 @@ def _measure(*, seeds: int, steps: int, side: int, lattice_steps: int,
         l_iters.append(I.iterations_to(k, g, LATTICE_EPS))
         l_curves.append(_thin(np.median(g / g[:, :1], axis=0)))
     return Evidence(np.asarray(b_iters), np.asarray(l_iters), np.asarray(b_curves),
-                    np.asarray(l_curves), side)
+                    np.asarray(l_curves), side, _every(steps + 1), _every(lattice_steps + 1))
 
 
 def measure(*, seeds: int, steps: int, side: int, lattice_steps: int) -> Evidence:
@@ -123,25 +132,26 @@ def draw(ev: Evidence, verdict: Verdict, fig) -> None:
     ax = fig.add_subplot(grid[0, :2])
     bx = fig.add_subplot(grid[1, :2])
     for v, name in enumerate(VARIANTS):
-        ax.semilogy(np.maximum(ev.block_curves[v], 1e-300), color=f"C{v}", label=name)
+        ax.semilogy(ev.block_every * np.arange(ev.block_curves.shape[1]),
+                    np.maximum(ev.block_curves[v], 1e-300), color=f"C{v}", label=name)
     ax.set_ylim(1e-12, 2)
     ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlim(left=0)
     ax.set_ylabel("median gap/gap0", fontsize=8)
-    ax.set_title("chain, n = 40, blocks of 5 (x: records)", fontsize=8)
+    ax.set_title("chain, n = 40, blocks of 5 (x: block updates)", fontsize=8)
     ax.legend(fontsize=6)
     for p, name in enumerate(problems.PARTITIONS):
-        bx.semilogy(np.maximum(ev.lattice_curves[p], 1e-300), color=f"C{p + 3}", label=name)
+        bx.semilogy(ev.lattice_every * np.arange(ev.lattice_curves.shape[1]),
+                    np.maximum(ev.lattice_curves[p], 1e-300), color=f"C{p + 3}", label=name)
     bx.set_ylim(1e-13, 2)
-    bx.set_xlabel("exact block solves (records)", fontsize=8)
+    bx.set_xlabel(f"exact block solves ({ev.side}x{ev.side} lattice)", fontsize=8)
     bx.set_ylabel("median gap/gap0", fontsize=8)
     bx.legend(fontsize=6)
     images = _partition_image(min(ev.side, 12))
-    for p, name in enumerate(problems.PARTITIONS):
-        cx = fig.add_subplot(grid[p // 2, 2]) if p < 2 else None
-        if cx is None:
-            break
+    for p in range(2):  # red-black and row stripes
+        cx = fig.add_subplot(grid[p, 2])
         cx.imshow(images[p], cmap="coolwarm", interpolation="nearest")
-        cx.set_title(name, fontsize=7)
+        cx.set_title(problems.PARTITIONS[p], fontsize=7)
         cx.set_xticks([])
         cx.set_yticks([])
     fig.suptitle(f"{verdict.status}: block orderings", fontsize=10)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax
 import numpy as np
 
 import convlab
@@ -47,19 +48,23 @@ def unbalanced_problem(key, *, singular_values, depth, u0, **kwargs):
 
 
 def _measure(*, depths: tuple, eta: float, make_method=I.plain_gd, make_problem=None) -> Evidence:
+    make = I.problems.make_deep_linear if make_problem is None else make_problem
     t_half, exact, u0s = [], [], []
     for D in depths:
         u0 = np.array(U0S[D])
         ex = np.array([I.half_time_depth(D, S, v) for v in u0])
         steps = int(np.ceil(1.3 * ex.max() / eta / 100.0)) * 100
-        trace, extra = convlab.sweep(
-            I.mode_run, I.seeds(1, 41), {"eta": np.array([eta]), "u0": u0},
-            static=dict(modes=1, hidden=2, init="decoupled", u0=1e-3, init_scale=1.0, depth=D,
-                        steps=steps, record_every=1, spectrum="unit",
-                        make_method=make_method, make_problem=make_problem))
+        # built eagerly (one compiled program per depth holds only the GD run)
+        data = I.stack_problems([make(key, singular_values=(S,), depth=int(D), hidden=2,
+                                      init="decoupled", u0=float(v), init_scale=1.0)
+                                 for key, v in zip(I.seeds(len(u0), 41), u0)])
+        trace = convlab.sweep(I.indexed_run, I.seeds(1, 42),
+                              {"eta": np.array([eta]), "index": np.arange(u0.size)},
+                              static=dict(steps=steps, record_every=1, make_method=make_method),
+                              data=data)
         t = I.record_axis(trace) * eta
-        u = np.asarray(trace["modes"])[0, :, 0]                 # [u0, record, mode]
-        target = np.asarray(extra["target"])[0, :, 0]           # [u0, mode]
+        u = np.asarray(trace["modes"])[0, :, 0]                     # [u0, record, mode]
+        target = np.asarray(jax.vmap(I.targets)(data))              # [u0, mode]
         t_half.append(I.crossing_times(t, u, target / 2.0)[:, 0])
         exact.append(ex)
         u0s.append(u0)

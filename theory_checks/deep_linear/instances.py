@@ -202,3 +202,16 @@ def reversed_target_problem(key, *, singular_values, **kwargs):
     s = jnp.asarray(singular_values)
     p = problems.make_deep_linear(key, singular_values=s[::-1], **kwargs)
     return dataclasses.replace(p, s=s)
+
+
+# --- problems built eagerly, stacked, and run by index (no generator in the compiled program) ---
+def stack_problems(ps: list) -> Any:
+    """Problems of one structure stacked on a leading axis (for ``sweep(data=...)``)."""
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *ps)
+
+
+def indexed_run(key, hp, data, *, steps: int, record_every: int, make_method=plain_gd):
+    """GD with step ``hp["eta"]`` on problem ``hp["index"]`` of the stacked ``data``."""
+    p = jax.tree.map(lambda x: x[hp["index"]], data)
+    return convlab.run(make_method(hp["eta"]), p, p.x0, key=key, num_steps=steps,
+                       record_every=record_every)

@@ -96,3 +96,60 @@ def test_applications_at_quick_size_lose_to_interior_tuned_baselines(measured):
     for name in ("ttsa", "stocbio"):
         assert verdict.details[f"cleaning/{name}"]["status"] == "violated"
         assert not verdict.details["best_step_at_grid_edge"][f"cleaning/{name}"]
+
+
+# --- issue 13: the rules are equivalence tests, never vacuous; the reference is independent -----------
+def _fit(rate, lo, hi):
+    import convlab
+    return convlab.RateFit("power", rate, lo, hi, 0.9, (1.0, 2.0), 0.1, 4, 4, 0)
+
+
+@pytest.mark.parametrize("ci, status", [((0.26, 0.40), "holds"), ((0.20, 0.40), "inconclusive"),
+                                        ((0.10, 0.20), "violated"), ((np.nan, np.nan), "inconclusive")])
+def test_rate_band_rule_needs_the_whole_ci(ci, status):
+    from theory_checks.bilevel import bo_rep_rate
+    assert bo_rep_rate.one_sided(_fit(0.3 if status != "violated" else 0.15, *ci), 0.25, 0.036, "p").status == status
+
+
+def test_applications_cannot_hold_when_runs_failed():
+    inf = [np.inf] * 4
+    assert applications.no_worse(np.asarray(inf), np.asarray(inf), ("bo_rep", "soba"), "x").status == "inconclusive"
+    assert applications.no_worse(np.asarray(inf), np.asarray([0.2] * 4), ("bo_rep", "soba"), "x").status == "violated"
+    assert applications.judge(applications.two_methods(inf, inf)).status != "holds"
+    # no worse on the point estimate but not on the whole CI: not holds
+    ev = applications.two_methods([0.20, 0.30, 0.10, 0.21], [0.21, 0.20, 0.22, 0.19])
+    assert applications.judge(ev).status == "inconclusive"
+
+
+def test_reference_rules_do_not_use_the_methods_oracles(monkeypatch):
+    """The theory's side (reference.py) differentiates the problem's losses itself: the
+    methods' oracles may be broken without touching it."""
+    from theory_checks.bilevel import reference as R
+
+    def broken(*args, **kwargs):
+        raise AssertionError("the reference called a method's oracle")
+    for name in ("upper_grads", "lower_grad", "hvp_yy", "jvp_xy", "neumann_solve", "exact_linear_solve"):
+        monkeypatch.setattr(B, name, broken)
+    from theory_checks.bilevel import hypergradient_estimates
+    p = hypergradient_estimates.variants(I.synthetic())["exact"]
+    rng = np.random.default_rng(0)
+    s = R.Flat(rng.normal(size=10), rng.normal(size=20), rng.normal(size=20), rng.normal(size=10))
+    for name, spec in {"bo_rep": dict(step_size=0.1), "stocbio": dict(step_size=0.1), "ttsa": dict(step_size=0.1),
+                       "soba": dict(step_size=0.1), "ma_soba": dict(step_size=0.1), "aid": dict(step_size=0.1)}.items():
+        new = R.reference_step(name, spec, p, 0, s)
+        assert all(np.all(np.isfinite(a)) for a in new)
+    d = R.derivatives(p, s.x, s.y)
+    A = np.eye(20) - 0.2 * d.H
+    closed = np.linalg.solve(d.H, (np.eye(20) - np.linalg.matrix_power(A, 7)) @ d.gy)  # [derived]
+    # rounding of a 7-term series: relative to the vector's scale (an entry near 0 has no digits)
+    np.testing.assert_allclose(R.neumann(d, 0.2, 7), closed, rtol=1e-12, atol=1e-13 * np.abs(closed).max())
+    np.testing.assert_allclose(d.gx - d.J.T @ R.neumann(d, 0.2, 7),
+                               R.implicit_hypergradient(d) + R.neumann_error(d, 0.2, 7), rtol=1e-10)
+
+
+def test_theory_counts_of_lower_calls_agree_with_the_methods_schedule():
+    from theory_checks.bilevel import periodic_update
+    for period, K in ((1, 9), (2, 10), (3, 11), (8, 4000)):
+        spec = dict(refine_steps=7, inner_steps=4, period=period)
+        schedule = B.lower_calls_schedule(K, refine=7, period=period, inner=4, batch=1)
+        assert periodic_update.theory_lower_calls(K, spec) == float(schedule[-1])

@@ -5,11 +5,13 @@ oracle budget. Hao, Gong & Liu 2024 (the reproduction PAPERS.md §3 asks for). [
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 
 from convlab import plots
 from theory_checks import kinds
+from theory_checks.bilevel import broken
 from theory_checks.bilevel import instances as I
 from theory_checks.verdict import Verdict
 
@@ -38,13 +40,20 @@ class Evidence:
     fixed_curves: tuple         # (calls, ||∇Φ|| [eta, seed, record])
     g0: float                   # ||∇Φ(x0)||
     threshold: dict             # eta -> the |u| beyond which GD on cosh(u)/d overshoots
+    dim_x: int
+    x0_inf: float               # ||x0||_∞ of the generated problem (must be init)
 
 
 def measure(*, seeds: int, steps: int, init: float, etas: tuple[float, ...]) -> Evidence:
+    return _measure(seeds=seeds, steps=steps, init=init, etas=etas)
+
+
+def _measure(*, seeds: int, steps: int, init: float, etas: tuple[float, ...],
+             factory: Any = I.bo_rep_schedule) -> Evidence:
     p = I.synthetic(init_scale=init)
     keys = I.seeds(seeds, 2)
     bo = I.sweep_synthetic(p, keys, steps=steps, records=RECORDS, method="bo_rep", r=1.0,
-                           radius=I.z_radius(p))
+                           radius=I.z_radius(p), factory=factory)
     budget = int(np.asarray(bo.oracle_calls)[0, -1])
     soba_steps = budget // 4  # SOBA costs 4 calls per step (batches of 1)
     etas = np.asarray(etas)
@@ -58,7 +67,8 @@ def measure(*, seeds: int, steps: int, init: float, etas: tuple[float, ...]) -> 
     return Evidence(etas, init, budget, g_bo.min(axis=-1), np.asarray(bo.diverged),
                     (np.asarray(bo.oracle_calls)[0], g_bo), best_fixed, diverged,
                     (np.asarray(fixed.oracle_calls)[0, 0], g_fixed), float(g_bo[0, 0]),
-                    {f"{e:g}": I.problems.divergence_threshold("exp", float(e), p.dim_x) for e in etas})
+                    {f"{e:g}": I.problems.divergence_threshold("exp", float(e), p.dim_x) for e in etas},
+                    p.dim_x, float(np.abs(np.asarray(p.x0)).max()))
 
 
 def judge(ev: Evidence) -> Verdict:
@@ -73,6 +83,17 @@ def judge(ev: Evidence) -> Verdict:
                "budget": ev.budget, "init": ev.init}
     status = verdict.status
     if (ev.bo_diverged >= 0).any() or not (diverged | stalled).all():
+        status = "violated"
+    # the analytic threshold u_η (GD on cosh(u)/d overshoots beyond it): it solves
+    # η sinh(u)/(d u) = 2, and a step diverges from ||x0||_∞ exactly when u_η < ||x0||_∞
+    u = np.array([ev.threshold[f"{e:g}"] for e in ev.etas])
+    residual = float(np.max(np.abs(ev.etas * np.sinh(u) / (ev.dim_x * u) / 2.0 - 1.0)))
+    predicted_div = u < ev.init
+    matches = bool(np.all(diverged.all(axis=1) == predicted_div) and np.all(diverged.any(axis=1) == predicted_div))
+    matches = matches and ev.x0_inf == ev.init  # the generator's start is the one the threshold assumes
+    details.update(threshold_residual=residual, divergence_matches_threshold=matches,
+                   predicted_diverging_etas=[f"{e:g}" for e, d in zip(ev.etas, predicted_div) if d])
+    if not (residual <= 1e-9 and matches):
         status = "violated"
     return Verdict(status, "every fixed step diverges or stalls; BO-REP converges (ratio < 1)",
                    verdict.measured, verdict.ci, verdict.margin, details)
@@ -97,10 +118,17 @@ def draw(ev: Evidence, verdict: Verdict, fig) -> None:
 
 
 def negative_controls(ev: Evidence):
-    """A fixed step that converges below BO-REP, and BO-REP diverging."""
+    """A fixed step that converges below BO-REP, BO-REP diverging, BO-REP without its
+    normalization run through the measurement (a fixed-step method itself: it diverges), and a
+    threshold that does not solve its equation (nor predict which steps diverge)."""
     best, diverged = ev.fixed_best.copy(), ev.fixed_diverged.copy()
     best[0], diverged[0] = 0.1 * ev.bo_best, -1
     yield "a fixed step converges", dataclasses.replace(ev, fixed_best=best, fixed_diverged=diverged)
     bo = ev.bo_diverged.copy()
     bo[0] = 10
     yield "BO-REP diverges", dataclasses.replace(ev, bo_diverged=bo)
+    yield "BO-REP without normalization", _measure(
+        seeds=ev.bo_best.size, steps=SIZES["quick"]["steps"], init=ev.init,
+        etas=tuple(float(e) for e in ev.etas), factory=broken.bo_rep_unnormalized_schedule)
+    wrong = {e: 2.0 * u for e, u in ev.threshold.items()}  # e.g. the overshoot test at η h'/(du) > 1
+    yield "threshold off by a factor", dataclasses.replace(ev, threshold=wrong)

@@ -51,15 +51,22 @@ def z_radius(problem: Any) -> float:
     return 2.0 / (float(problem.mu) * np.sqrt(problem.dim_y))
 
 
+def bo_rep_spec(r: float, radius: float, *, period: int | None = None,
+                inner: int | None = None) -> dict[str, Any]:
+    """BO-REP's arguments with the theory's schedule for ``K = r K0`` outer steps and z radius
+    ``radius`` (the declaration the estimator claim's reference rule reads)."""
+    return dict(step_size=BASE["step_size"] * r ** -0.75,
+                momentum=1.0 - BASE["one_minus_beta"] * r ** -0.5,
+                lower_step=BASE["lower_step"] * r ** -0.5, z_step=BASE["z_step"] * r ** -0.5,
+                z_radius=radius, period=period or max(1, round(BASE["period"] * r ** 0.5)),
+                inner_steps=inner or max(1, round(BASE["inner"] * r ** 0.5)),
+                refine_steps=int(round(BASE["refine"] * r ** 0.5)))
+
+
 def bo_rep_schedule(r: float, radius: float, *, period: int | None = None,
                     inner: int | None = None) -> Any:
     """BO-REP with the theory's schedule for ``K = r K0`` outer steps and z radius ``radius``."""
-    return methods.bo_rep(
-        BASE["step_size"] * r ** -0.75, momentum=1.0 - BASE["one_minus_beta"] * r ** -0.5,
-        lower_step=BASE["lower_step"] * r ** -0.5, z_step=BASE["z_step"] * r ** -0.5,
-        z_radius=radius, period=period or max(1, round(BASE["period"] * r ** 0.5)),
-        inner_steps=inner or max(1, round(BASE["inner"] * r ** 0.5)),
-        refine_steps=int(round(BASE["refine"] * r ** 0.5)))
+    return methods.bo_rep(**bo_rep_spec(r, radius, period=period, inner=inner))
 
 
 def scheduled_bo_rep(r: float, problem: Any, *, period: int | None = None,
@@ -73,27 +80,31 @@ def soba_at(eta: Any) -> Any:
     return methods.soba(eta, lower_step=BASE["lower_step"], z_step=BASE["z_step"])
 
 
+_G = BASE["lower_step"]
+BASELINES = {  # the baselines' arguments on the synthetic problems (declared once, read by the
+    # stationarity figure, `convlab run bilevel` and the estimator claim's reference rules)
+    "stocbio": dict(step_size=0.1, lower_step=_G, neumann_step=_G, inner_steps=4, neumann_terms=5,
+                    batch_upper=4, batch_lower=4, batch_hessian=4),
+    "ttsa": dict(step_size=0.05, lower_step=_G, neumann_step=_G, neumann_terms=5),
+    "soba": dict(step_size=0.05, lower_step=_G, z_step=_G),
+    "ma_soba": dict(step_size=0.05, averaging=0.1, lower_step=_G, z_step=_G),
+    "aid": dict(step_size=0.1, lower_step=_G, inner_steps=4, refine_steps=50),
+}
+
+
 def synthetic_baseline(name: str) -> Any:
     """The baselines of the stationarity figure and ``convlab run bilevel``."""
-    g = BASE["lower_step"]
-    if name == "stocbio":
-        return methods.stocbio(0.1, lower_step=g, neumann_step=g, inner_steps=4, neumann_terms=5,
-                               batch_upper=4, batch_lower=4, batch_hessian=4)
-    if name == "ttsa":
-        return methods.ttsa(0.05, lower_step=g, neumann_step=g, neumann_terms=5)
-    if name == "soba":
-        return methods.soba(0.05, lower_step=g, z_step=g)
-    if name == "ma_soba":
-        return methods.ma_soba(0.05, averaging=0.1, lower_step=g, z_step=g)
-    return methods.aid(0.1, lower_step=g, inner_steps=4, refine_steps=50)
+    return getattr(methods, name)(**BASELINES[name])
 
 
 def synthetic_run(key, hp, problem, *, method: str, steps: int, every: int, r: float = 1.0,
-                  radius: float = 0.0, period: int | None = None, inner: int | None = None):
-    """One run on a synthetic problem: ``bo_rep`` (the schedule for ``r``), ``soba_at``
-    (SOBA at ``hp["eta"]``) or a baseline of :func:`synthetic_baseline`."""
+                  radius: float = 0.0, period: int | None = None, inner: int | None = None,
+                  factory: Callable[..., Any] = bo_rep_schedule):
+    """One run on a synthetic problem: ``bo_rep`` (``factory``'s method for ``r``: the schedule,
+    or a broken variant for a negative control), ``soba_at`` (SOBA at ``hp["eta"]``) or a
+    baseline of :func:`synthetic_baseline`."""
     if method == "bo_rep":
-        m = bo_rep_schedule(r, radius, period=period, inner=inner)
+        m = factory(r, radius, period=period, inner=inner)
     else:
         m = soba_at(hp["eta"]) if method == "soba_at" else synthetic_baseline(method)
     return convlab.run(m, problem, problem.start, key=key, num_steps=steps, record_every=every)

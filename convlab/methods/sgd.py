@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from convlab.methods.base import Method, make_method
 from convlab.validate import require_int, validate_step_size
@@ -75,7 +76,7 @@ def sgd(step_size: Any, *, batch_size: int, replace: bool = True) -> Method:
       Stability Perspective", NeurIPS 2018; Wu & Su, "The Implicit Regularization of Dynamical
       Stability in Stochastic Gradient Descent", ICML 2023.
     """
-    if isinstance(replace, bool) is False:
+    if not isinstance(replace, (bool, np.bool_)):
         raise TypeError(f"replace must be a bool, got {replace!r}")
     batch_size = require_int("batch_size", batch_size, minimum=1)
     return make_method("sgd", _init, _step, validate=validate_step_size,

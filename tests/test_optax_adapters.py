@@ -70,10 +70,15 @@ def test_lbfgs_with_memory_size_converges_and_counts_line_search_calls(quad, x0,
     assert float(trace["error"][-1]) < 1e-6 * float(trace["error"][0])
     tx, params = optax.lbfgs(memory_size=5), x0
     state, expected = tx.init(params), [x0[0]]
-    for _ in range(12):  # optax's own loop, as its docs write it
+
+    @jax.jit
+    def plain_step(params, state):  # optax's own loop, as its docs write it
         value, grad = jax.value_and_grad(quad.loss)(params)
         updates, state = tx.update(grad, state, params, value=value, grad=grad, value_fn=quad.loss)
-        params = optax.apply_updates(params, updates)
+        return optax.apply_updates(params, updates), state
+
+    for _ in range(12):
+        params, state = plain_step(params, state)
         expected.append(params[0])
     np.testing.assert_allclose(trace["x0"], expected, rtol=1e-9)
     calls = np.diff(np.asarray(trace.oracle_calls))

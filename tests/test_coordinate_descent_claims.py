@@ -31,3 +31,17 @@ def test_run_experiment_defaults_and_bad_keys():
                        ({"colour": 1}, "colour")]:
         with pytest.raises((ValueError, TypeError), match=match):
             experiment.validate({**experiment.DEFAULTS, **bad})
+
+
+def test_rules_figure_group_is_registered_and_draws(tmp_path):
+    from convlab.plots import new_figure, save_figure
+    from theory_checks import registry
+    from theory_checks.coordinate_descent import figures
+
+    assert [name for _, name, _ in registry.figure_groups(["coordinate_descent"])] == ["rules"]
+    k = np.arange(0.0, 100.0, 10.0)
+    curves = {"chain": {rule: (k, np.exp(-0.1 * k)[None, :].repeat(2, 0), 0.05)
+                        for rule in ("uniform", "lipschitz", "gs", "gsl")}}
+    fig, _ = new_figure()
+    figures.draw_rules(curves, fig)
+    assert save_figure(fig, tmp_path / "rules.png").read_bytes()[:4] == b"\x89PNG"

@@ -27,7 +27,7 @@ CITATION = I.CITE_2015
 STATEMENT = ("mean over runs of x_k - x* (x0 = x* + v_min, dense n = 12, L_i over [1, 10]): tail "
              "rate = -log ρ of the expected step map, ρ = 1 - μ/(nL) (uniform, 1/L) and "
              "1 - μ/(nL̄) (Lipschitz sampling, 1/L_i)")
-SIZES = {"quick": dict(runs=1024, batches=6, efolds=3.0), "full": dict(runs=8192, batches=8, efolds=4.0)}
+SIZES = {"quick": dict(runs=1024, batches=6, efolds=3.0), "full": dict(runs=4096, batches=8, efolds=4.0)}
 RANDOM = ("uniform", "lipschitz")
 RTOL = 0.05      # Monte Carlo noise of a mean over runs (no transient: x0 - x* is J's eigenvector)
 EXACT = 1e-9     # ρ of the autodiff map against the closed form: rounding only

@@ -10,7 +10,6 @@ import dataclasses
 import numpy as np
 
 import convlab
-from convlab import plots
 from theory_checks import kinds
 from theory_checks.deep_linear import instances as I
 from theory_checks.verdict import Verdict

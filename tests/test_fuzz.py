@@ -20,7 +20,7 @@ MODULES = sorted(path.stem for path in pathlib.Path(problems.__file__).parent.gl
                  if not path.stem.startswith("_"))   # every family's generators, new ones too
 GOOD = {"dim": 3, "n": 4, "r": 1, "k": 1, "num_measurements": 30, "n_components": 4,
         "num_samples": 5, "num_steps": 5, "mu": 0.1, "L": 1.0, "m": 2, "dim_x": 2, "dim_y": 2,
-        "n1": 4, "n2": 4, "rank": 1}
+        "n1": 4, "n2": 4, "rank": 1, "singular_values": (2.0, 1.0)}
 BAD = [None, "x", True, float("nan"), float("inf"), -float("inf"), 1e308, np.ones(3), [1.0, "a"]]
 BAD_KEYS = [jax.random.PRNGKey(0), np.zeros(2, np.uint32), 0, None, "key"]
 

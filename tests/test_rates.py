@@ -417,18 +417,8 @@ def test_fit_horizons_bad_input_names_the_argument():
         convlab.fit_horizons([1, 2, 4], [1.0, 2.0])
 
 
-@pytest.mark.parametrize("data, seeds", [("linear", 3), ("power", 3), ("linear", None), ("power", None)])
-def test_drift_test_equals_the_matrix_sensing_familys_until_it_switches(data, seeds):
-    """The drift test moved here from theory_checks/matrix_sensing/fits.py: same decisions and
-    numbers, so the family can import it from convlab.rates."""
-    fits = pytest.importorskip("theory_checks.matrix_sensing.fits")
-    if getattr(fits, "drift_test", convlab.drift_test) is convlab.drift_test:
-        pytest.skip("the family already uses convlab.rates.drift_test")
-    k, err = (linear_data(0.1, seeds=seeds, noise=0.01) if data == "linear"
-              else power_data(1.0, seeds=seeds, noise=0.01))
-    window = (float(k[k > 0][len(k) // 5]), float(k[-1]))
-    ours, theirs = convlab.drift_test(k, err, window), fits.drift_test(k, np.atleast_2d(err), window)
-    assert ours.keys() == theirs.keys() and ours["verdict"] == theirs["verdict"]
-    for name in ("ratio", "threshold", "rate_early", "rate_late"):
-        assert ours[name] == pytest.approx(theirs[name], rel=1e-12)
-    np.testing.assert_allclose(ours["ratio_ci"], theirs["ratio_ci"], rtol=1e-12)
+def test_the_matrix_sensing_family_uses_the_shared_drift_test():
+    """The drift test moved here from theory_checks/matrix_sensing/fits.py (same code: one
+    decision rule for every family and for fit_rate's model check)."""
+    from theory_checks.matrix_sensing import fits
+    assert fits.drift_test is convlab.drift_test and fits.power_law_drift is convlab.rates.power_law_drift

@@ -1,19 +1,19 @@
 """The family's fitting helpers (a library feature, not a claim): the late window of a linear
-fit, and the drift test that tells a linear decay from a power law (NOTES.md, "How each claim
+fit, and the drift test that tells a linear decay from a power law (``convlab.rates.drift_test``,
+moved there so every family and ``fit_rate``'s model check share it; NOTES.md, "How each claim
 is judged")."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import numpy as np
 
 import convlab
+from convlab.rates import DRIFT_MIN_SPAN as MIN_SPAN, drift_test, power_law_drift  # noqa: F401
 
 LATE_START = 1e-3   # linear fits start where the relative error first falls below this
-MIN_SPAN = 2.0      # the drift test needs a window [a, b] with b/a >= MIN_SPAN
 MIN_RECORDS = 8     # fewer records in a window: inconclusive
 
 
@@ -66,82 +66,6 @@ def late_window(k: np.ndarray, err: np.ndarray, diverged: np.ndarray | None = No
     return float(k[lo]), float(k[hi])
 
 
-def power_law_drift(a: float, b: float, k: np.ndarray | None = None) -> float:
-    """The drift ratio of ANY power law ``c·t^-p`` on ``[a, b]``: the ratio of the OLS slopes of
-    ``log t`` on the late and early halves (on the records ``k``, else a fine grid); ≈ 0.38 for
-    a decade, 1 for a linear rate."""
-    grid = np.linspace(a, b, 4001) if k is None else np.asarray(k, dtype=np.float64)
-    mid = 0.5 * (a + b)
-
-    def slope(lo, hi):
-        t = grid[(grid >= lo) & (grid <= hi)]
-        x = t - t.mean()
-        return float(np.log(t) @ x / (x @ x))
-
-    return slope(mid, b) / slope(a, mid)
-
-
-def _bootstrap_ratio(k: np.ndarray, logs: np.ndarray, masks: list, num_bootstrap: int,
-                     seed: int) -> tuple[float, float]:
-    """95% CI of ``rate_late / rate_early`` by a bootstrap over seeds (same resamples for both)."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, logs.shape[0], size=(num_bootstrap, logs.shape[0]))
-    boot = logs[idx].mean(axis=1)   # [B, R]
-    rates = []
-    for m in masks:
-        x = k[m] - k[m].mean()
-        y = boot[:, m]
-        rates.append(-(y - y.mean(axis=1, keepdims=True)) @ x / (x @ x))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        boots = np.where(rates[0] > 0, rates[1] / rates[0], np.nan)
-    boots = boots[np.isfinite(boots)]
-    if boots.size > 0.9 * num_bootstrap:
-        lo, hi = np.quantile(boots, [0.025, 0.975])
-        return float(lo), float(hi)
-    return float("nan"), float("nan")
-
-
-def drift_test(k: np.ndarray, err: np.ndarray, window: tuple[float, float], *,
-               diverged: np.ndarray | None = None, num_bootstrap: int = 2000,
-               seed: int = 0) -> dict[str, Any]:
-    """Is the decay linear on ``window``? ``ratio = rate_late / rate_early`` of linear fits on
-    the two halves against ``rho* = sqrt(power_law_drift(a, b))``: ``linear`` when the ratio's
-    95% CI (bootstrap over seeds; one run: interval arithmetic on the OLS CIs) lies above
-    ``rho*``, ``sublinear`` below, else (also when ``b/a < MIN_SPAN``) ``undecided``."""
-    a, b = (float(w) for w in window)
-    span = b / a if a > 0 else float("inf")
-    out: dict[str, Any] = {"window": [a, b], "span": span}
-    mid = 0.5 * (a + b)
-    halves = [(a, mid), (mid, b)]
-    masks = [(k >= lo) & (k <= hi) for lo, hi in halves]
-    if min(m.sum() for m in masks) < 3 or not np.isfinite(span) or span < MIN_SPAN:
-        return {**out, "verdict": "undecided", "reason": "window too short to separate the laws"}
-    rho_power = power_law_drift(a, b, k[(k >= a) & (k <= b)])
-    threshold = math.sqrt(rho_power)
-    err = np.atleast_2d(np.asarray(err, dtype=np.float64))
-    keep = _keep(err, diverged, positive=True)
-    if not keep.any():
-        return {**out, "verdict": "undecided", "reason": "every run diverged"}
-    logs = np.log(err[keep])
-    fits = [convlab.fit_rate(k, err[keep], kind="linear", window=h) for h in halves]
-    early, late = fits[0].rate, fits[1].rate
-    ratio = late / early if early > 0 else float("nan")
-    if logs.shape[0] >= 2:
-        lo, hi = _bootstrap_ratio(k, logs, masks, num_bootstrap, seed)
-    else:
-        e, l = fits
-        lo = float(l.ci_low / e.ci_high if e.ci_high > 0 else float("nan"))
-        hi = float(l.ci_high / e.ci_low if e.ci_low > 0 else float("nan"))
-    if np.isfinite(lo) and lo > threshold:
-        verdict = "linear"
-    elif np.isfinite(hi) and hi < threshold:
-        verdict = "sublinear"
-    else:
-        verdict = "undecided"
-    return {**out, "verdict": verdict, "rate_early": early, "rate_late": late, "ratio": ratio,
-            "ratio_ci": [lo, hi], "threshold": threshold, "power_law_ratio": rho_power}
-
-
 def linear_fit(k: np.ndarray, err: np.ndarray, diverged: np.ndarray | None = None, *,
                after: float = -np.inf) -> LinearFit:
     """Linear rate on :func:`late_window` (starting after ``after``) plus the
@@ -153,7 +77,8 @@ def linear_fit(k: np.ndarray, err: np.ndarray, diverged: np.ndarray | None = Non
     if int(((k >= window[0]) & (k <= window[1])).sum()) < MIN_RECORDS:
         return LinearFit(None, window, {"verdict": "undecided",
                                         "reason": "too few records in the window"})
-    fit = convlab.fit_rate(k, err, kind="linear", window=window, diverged=diverged)
+    fit = convlab.fit_rate(k, err, kind="linear", window=window, diverged=diverged,
+                           check_model=False)   # the drift test is run and kept here
     return LinearFit(fit, window, drift_test(k, err, window, diverged=diverged))
 
 

@@ -3,6 +3,12 @@
 from convlab.methods.base import Method, make_method
 from convlab.methods.bilevel import (BilevelPoint, BilevelState, BORepState, aid, bo_rep, ma_soba,
                                      soba, stocbio, ttsa)
+# (the generic factory stays convlab.methods.coordinate_descent.coordinate_descent: the name is the module's)
+from convlab.methods.coordinate_descent import (CoordinateState, block_coordinate_descent,
+                                                gauss_southwell,
+                                                gauss_southwell_lipschitz,
+                                                greedy_block_coordinate_descent,
+                                                lipschitz_sampling, random_coordinate)
 from convlab.methods.extragradient import EAGState, EGState, VREGState, eag, eg, vr_eg
 from convlab.methods.game_dynamics import GameState, euclidean_pg, natural_pg, projected_euler, rk4
 from convlab.methods.gd import GDState, gd
@@ -12,6 +18,9 @@ from convlab.methods.multiblock_bilevel import (BSVRBState, MultiBlockIterate, b
                                                 bsvrb_v1, bsvrb_v2)
 from convlab.methods.one_step_gd import OneStepGDState, one_step_gd
 from convlab.methods.optax_adapters import FromOptaxState, as_optax, from_optax
+from convlab.methods.pdhg import (AcceleratedPDHGState, AdaptivePDHGState, PDHGState, pdhg,
+                                  pdhg_accelerated, pdhg_adaptive)
+from convlab.methods.sgd import SGDState, sgd
 from convlab.methods.subgm import SubGMState, subgm
 from convlab.methods.vr_halpern import VRHalpernState, vr_halpern
 
@@ -23,4 +32,8 @@ __all__ = ["Method", "make_method", "gd", "GDState", "halpern", "HalpernState",
            "subgm", "SubGMState",
            "bo_rep", "stocbio", "ttsa", "soba", "ma_soba", "aid", "BilevelPoint", "BilevelState",
            "BORepState", "bsvrb_v1", "bsvrb_v2", "blockwise_sgd_bilevel", "BSVRBState",
-           "MultiBlockIterate"]
+           "MultiBlockIterate",
+           "random_coordinate", "lipschitz_sampling", "gauss_southwell",
+           "gauss_southwell_lipschitz", "block_coordinate_descent", "greedy_block_coordinate_descent",
+           "CoordinateState", "pdhg", "pdhg_accelerated", "pdhg_adaptive", "PDHGState",
+           "AcceleratedPDHGState", "AdaptivePDHGState", "sgd", "SGDState"]

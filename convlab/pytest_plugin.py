@@ -4,6 +4,9 @@ convlab installed (turn it off with ``-p no:convlab``):
 - float64 on (``jax_enable_x64``) and strict rank promotion (``jax_numpy_rank_promotion =
   "raise"``), as convlab's own tests run (DESIGN.md, "Precision and keys": entry points flip
   x64, the library never does);
+- on machines with at most 4 CPUs, JAX's CPU client gets a one-thread intra-op pool
+  (``convlab.xla_cpu``: batched LAPACK kernels can otherwise wait on each other for ever;
+  ``CONVLAB_KEEP_XLA_POOL=1`` opts out);
 - ``--full``: also run tests marked ``@pytest.mark.full`` (or ``slow``), paper-size runs that
   are skipped by default;
 - the ``key`` fixture: a typed ``jax.random.key(0)`` (split it at the call site).
@@ -27,6 +30,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
     jax.config.update("jax_enable_x64", True)
     jax.config.update("jax_numpy_rank_promotion", "raise")
+    from convlab import xla_cpu
+
+    xla_cpu.avoid_lapack_pool_hang()   # a one-thread XLA pool on small machines (convlab/xla_cpu.py)
     config.addinivalue_line("markers", "full: paper-size runs, only with --full (convlab plugin)")
     config.addinivalue_line("markers", "slow: paper-size runs, only with --full (convlab plugin)")
 

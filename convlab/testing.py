@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["assert_rate", "assert_envelope", "assert_ordering", "assert_local_rate",
+__all__ = ["fresh_programs", "assert_rate", "assert_envelope", "assert_ordering", "assert_local_rate",
            "assert_verdict"]
 
 
@@ -125,3 +125,12 @@ def assert_local_rate(k: Any, err: Any, predicted: Any, *, rtol: float, window: 
     verdict = _kinds().local_rate(k, err, predicted, rtol=rtol, window=window, diverged=diverged,
                                   implementation=implementation)
     return assert_verdict(verdict, what="local rate", inconclusive_ok=inconclusive_ok)
+
+
+def fresh_programs() -> None:
+    """Drop every compiled program, JAX's and ``convlab.sweep``'s own cache of vmapped sweeps, so
+    code patched since (a mutation test: a broken step monkeypatched in) is traced afresh."""
+    import jax
+
+    jax.clear_caches()
+    importlib.import_module("convlab.sweep")._compiled_sweep.cache_clear()

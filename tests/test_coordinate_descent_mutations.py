@@ -8,10 +8,10 @@ import jax
 import jax.numpy as jnp
 import pytest
 
+from convlab.testing import fresh_programs
 from convlab.methods import coordinate_descent as M
 from problems import coordinate_descent as P
 
-sweep_module = importlib.import_module("convlab.sweep")
 CLAIMS = "theory_checks.coordinate_descent."
 SMALL = {"greedy_per_step": dict(seeds=2, steps=300),
          "constant_sandwich": dict(seeds=3, samples=400),
@@ -20,8 +20,7 @@ SMALL = {"greedy_per_step": dict(seeds=2, steps=300),
 
 
 def _verdict(name):
-    jax.clear_caches()  # the mutated code must be traced afresh
-    sweep_module._compiled_sweep.cache_clear()
+    fresh_programs()  # the mutated code must be traced afresh
     module = importlib.import_module(CLAIMS + name)
     return module.judge(module.measure(**SMALL[name]))
 
@@ -88,5 +87,4 @@ def test_mutation_is_not_judged_holds(monkeypatch, name, owner, attribute, repla
     try:
         assert _verdict(claim).status != "holds", name
     finally:
-        jax.clear_caches()
-        sweep_module._compiled_sweep.cache_clear()
+        fresh_programs()

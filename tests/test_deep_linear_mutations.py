@@ -9,11 +9,11 @@ import jax
 import jax.numpy as jnp
 import pytest
 
+from convlab.testing import fresh_programs
 from problems import deep_linear as P
 from theory_checks import registry
 
 gd_module = importlib.import_module("convlab.methods.gd")
-sweep_module = importlib.import_module("convlab.sweep")
 
 
 # reduced sizes (one compiled program per claim; the claims' tolerances unchanged): the suite
@@ -23,8 +23,7 @@ SMALL = {"deep_linear.mode-closed-form": dict(seeds=2, modes=6, t_max=12.0, etas
 
 
 def _verdict(claim_id):
-    jax.clear_caches()
-    sweep_module._compiled_sweep.cache_clear()  # the mutated code must be traced afresh
+    fresh_programs()  # the mutated code must be traced afresh
     (claim,) = registry.claims([claim_id])
     return claim.judge(claim.measure(**SMALL[claim_id]))
 
@@ -98,8 +97,7 @@ def test_mutation_is_not_judged_holds(monkeypatch, name, owner, attribute, make,
     try:
         assert _verdict(claim_id).status != "holds", name
     finally:
-        jax.clear_caches()
-        sweep_module._compiled_sweep.cache_clear()
+        fresh_programs()
 
 
 def test_reduced_size_holds():

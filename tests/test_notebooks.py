@@ -55,6 +55,10 @@ def _inject(nb, overrides: dict) -> None:
     cell = nbformat.v4.new_code_cell("# injected by tests/test_notebooks.py\n" + "\n".join(lines),
                                      metadata={"tags": ["injected-parameters"]})
     nb.cells.insert(index + 1, cell)
+    # the kernel is a fresh process: the same XLA CPU pool setting as the plugin's (xla_cpu.py)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(
+        "from convlab import xla_cpu; xla_cpu.avoid_lapack_pool_hang()",
+        metadata={"tags": ["injected-parameters"]}))
 
 
 def _kernel_manager() -> KernelManager:

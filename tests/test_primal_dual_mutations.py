@@ -6,14 +6,13 @@ import importlib
 import inspect
 import textwrap
 
-import jax
 import pytest
 
+from convlab.testing import fresh_programs
 from theory_checks import registry
 
 pdhg_module = importlib.import_module("convlab.methods.pdhg")
 problems_module = importlib.import_module("problems.primal_dual")
-sweep_module = importlib.import_module("convlab.sweep")
 
 
 def _mutated(owner, name, old, new):
@@ -42,8 +41,7 @@ MUTATIONS = [
 
 
 def _verdict(claim_id):
-    jax.clear_caches()
-    sweep_module._compiled_sweep.cache_clear()  # the mutated code must be traced afresh
+    fresh_programs()  # the mutated code must be traced afresh
     (claim,) = registry.claims([claim_id])
     return claim.judge(claim.measure(**claim.sizes_for(True)))
 
@@ -59,5 +57,4 @@ def test_mutation_is_not_judged_holds(monkeypatch, name, owner, attribute, old, 
         assert _verdict(claim_id).status != "holds", name
     finally:
         monkeypatch.undo()
-        jax.clear_caches()
-        sweep_module._compiled_sweep.cache_clear()
+        fresh_programs()

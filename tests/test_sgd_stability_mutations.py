@@ -7,12 +7,12 @@ import jax
 import jax.numpy as jnp
 import pytest
 
+from convlab.testing import fresh_programs
 from problems import sgd_stability as P
 from theory_checks import registry
 from theory_checks.sgd_stability import theory as T
 
 sgd_module = importlib.import_module("convlab.methods.sgd")
-sweep_module = importlib.import_module("convlab.sweep")
 instances = importlib.import_module("theory_checks.sgd_stability.instances")
 
 
@@ -20,8 +20,7 @@ def _clear(scope="traced"):
     """``traced``: the mutation is in code JAX traces, so every compiled program goes;
     ``generator``: only the generators' programs; ``numpy``: nothing is compiled from it."""
     if scope == "traced":
-        jax.clear_caches()
-        sweep_module._compiled_sweep.cache_clear()
+        fresh_programs()
     if scope in ("traced", "generator"):
         for jitted in (instances._one_step, P._regression_data, P._network_data):
             jitted.clear_cache()

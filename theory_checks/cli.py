@@ -116,11 +116,14 @@ def _setup_jax() -> None:
     ``~/.cache/convlab/jax``; set it to an empty string to turn the cache off)."""
     import jax
 
+    from convlab import xla_cpu
+
     jax.config.update("jax_enable_x64", True)
     cache = os.environ.get("CONVLAB_CACHE_DIR", str(Path.home() / ".cache" / "convlab" / "jax"))
     if cache:
         jax.config.update("jax_compilation_cache_dir", cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    xla_cpu.avoid_lapack_pool_hang()   # before the first computation (convlab/xla_cpu.py)
 
 
 def parse_settings(settings: Sequence[str], defaults: dict[str, Any]) -> dict[str, Any]:

@@ -128,9 +128,8 @@ def _linearised(V, X0, p, method, state, eta, *, symmetric, n, k, r, every, reco
                 hessian_trace / eig.sum(),
                 jnp.sqrt(2.0 / p.A.shape[0] * jnp.sum(eig**2)) / eig.sum(),   # sqrt(2Σs⁴/m)/Σs²
                 curve(maps[0]), curve(maps[1]))
-    # one seed at a time: several batched eigh/qr kernels running at once can starve XLA CPU's
-    # thread pool and hang (jaxlib ParallelBatchMap: each waits for parts queued behind the others; gdb-confirmed
-    # hang here on 2 cores, 3 of 3 runs); one matrix at a time they run on the calling thread
+    # one seed at a time: several batched eigh/qr kernels at once hung XLA CPU's pool here (3 of 3
+    # runs on 2 cores; convlab/xla_cpu.py); unbatched they run inline whatever the pool size
     return jax.lax.map(lambda args: one(*args), (V, X0))
 
 

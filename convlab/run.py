@@ -3,8 +3,8 @@
 The outer scan records every ``record_every`` steps, the inner scan steps; the loop length is
 fixed and no Python loop touches iterations. Oracle calls are accumulated from each step's
 ``info["oracle_calls"]``. ``Trace.diverged`` is the first step at which the run diverged: its
-iterate is not finite (checked every step), or a recorded metric is NaN or blew up past
-``blowup · max(1, |its value at k = 0|)`` (checked at every record; ``BLOWUP`` = 1e10 by default),
+iterate is not finite (checked every step), or a recorded metric is NaN, +inf or blew up past
+``blowup · max(1, |its value at k = 0|)`` (−inf, the log of an exact 0, never counts) (checked at every record; ``BLOWUP`` = 1e10 by default),
 so a run that explodes but stays finite is flagged like one that overflows.
 The compiled program depends only on shapes, the method's update rule and the static arguments,
 so new numeric hyperparameters, problem data or keys reuse it (no recompilation).
@@ -77,10 +77,13 @@ def _all_finite(tree: Any) -> jax.Array:
 
 def _blown_up(values: Mapping[str, jax.Array], start: Mapping[str, jax.Array],
               blowup: jax.Array) -> jax.Array:
-    """True when some metric is NaN or its magnitude exceeds ``blowup · max(1, |start|)``."""
+    """True when some metric is NaN, +inf, or finite with magnitude above ``blowup · max(1,
+    |start|)``; −inf never counts (the log of an error that reached exactly 0)."""
     def one(v, v0):
-        v, v0 = (jnp.abs(jnp.asarray(a, jnp.result_type(float))) for a in (v, v0))
-        return jnp.any(jnp.isnan(v) | (v > blowup * jnp.maximum(1.0, jnp.where(jnp.isfinite(v0), v0, 1.0))))
+        v, v0 = (jnp.asarray(a, jnp.result_type(float)) for a in (v, v0))
+        limit = blowup * jnp.maximum(1.0, jnp.where(jnp.isfinite(v0), jnp.abs(v0), 1.0))
+        return jnp.isfinite(blowup) & jnp.any(jnp.isnan(v) | (v == jnp.inf)
+                                              | (jnp.isfinite(v) & (jnp.abs(v) > limit)))
     return jnp.any(jnp.asarray([one(values[name], start[name]) for name in values]))
 
 
@@ -143,8 +146,8 @@ def run(method: Method, problem: Any, x0: Any, *, key: jax.Array, num_steps: int
         calls share one compiled program. Defaults to ``problem.default_metrics()``.
       progress: show a progress bar driven from inside the compiled loop. ``None`` (default):
         only when a surrounding ``sweep(..., progress=True)`` asks for it.
-      blowup: a recorded metric past ``blowup · max(1, |its value at k = 0|)`` (or NaN) marks
-        the run diverged at that record; ``None``: only a non-finite iterate does. A traced
+      blowup: a recorded metric past ``blowup · max(1, |its value at k = 0|)`` (or NaN, +inf)
+        marks the run diverged at that record; ``None``: only a non-finite iterate does. A traced
         value (no recompilation).
 
     Raises:

@@ -103,7 +103,7 @@ def test_trace_memory_scales_with_records_not_steps(key):
 
     def memory(num_steps, record_every):
         compiled = run_module._run_compiled.lower(
-            convlab.gd(0.1), problem, x0, key, num_steps=num_steps, record_every=record_every,
+            convlab.gd(0.1), problem, x0, key, run_module.BLOWUP, num_steps=num_steps, record_every=record_every,
             metrics=metrics, progress=False).compile()
         return compiled.memory_analysis()
 
@@ -138,8 +138,11 @@ def test_divergence_flag_is_first_nonfinite_step(key, step_size):
     expected = first_nonfinite_step(diag, x_star, x0, step_size, num_steps)
     assert 0 < expected < num_steps  # the configuration does diverge (step >> 2/L = 0.2)
     trace = convlab.run(convlab.gd(step_size), problem, jnp.asarray(x0), key=key,
-                        num_steps=num_steps, record_every=10)
+                        num_steps=num_steps, record_every=10, blowup=None)   # the non-finite rule
     assert int(trace.diverged) == expected
+    blown = convlab.run(convlab.gd(step_size), problem, jnp.asarray(x0), key=key,
+                        num_steps=num_steps, record_every=10)              # + the blow-up rule
+    assert 0 < int(blown.diverged) <= expected
     after = np.asarray(trace.k) >= expected
     assert not np.any(np.isfinite(np.asarray(trace["error"])[after]))
     # the metric may overflow (||x|| of a huge finite x) before the iterate does, never after

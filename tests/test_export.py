@@ -10,23 +10,13 @@ import pytest
 
 import convlab
 from convlab import export
+from toy_problems import quadratic_from
 
 xr = pytest.importorskip("xarray")
 pd = pytest.importorskip("pandas")
 
 
-@convlab.problem_dataclass
-class Quadratic:
-    d: jax.Array
-
-    def loss(self, x):
-        return 0.5 * jnp.sum(self.d * x**2)
-
-    def grad(self, x):
-        return self.d * x
-
-
-PROBLEM = Quadratic(d=jnp.array([1.0, 0.3]))
+PROBLEM = quadratic_from([1.0, 0.3], [0.0, 0.0])
 GRID = {"step": [0.1, 0.5, 1.0], "scale": [1.0, 2.0]}
 
 

@@ -18,19 +18,7 @@ import pytest
 
 import convlab
 from convlab.store import CorruptEntryError, Store
-
-
-@convlab.problem_dataclass
-class Quadratic:
-    """f(x) = 0.5 * sum(d * x**2)."""
-
-    d: jax.Array
-
-    def loss(self, x):
-        return 0.5 * jnp.sum(self.d * x**2)
-
-    def grad(self, x):
-        return self.d * x
+from toy_problems import quadratic_from
 
 
 def _loss(problem, x):
@@ -42,7 +30,7 @@ def _error(problem, x):
 
 
 def _tiny_trace(key):
-    problem = Quadratic(d=jnp.array([1.0, 0.5, 0.1]))
+    problem = quadratic_from([1.0, 0.5, 0.1], np.zeros(3))
     return convlab.run(convlab.gd(0.5), problem, jnp.ones(3), key=key, num_steps=20,
                        record_every=2, metrics={"loss": _loss, "error": _error})
 
@@ -297,7 +285,7 @@ def test_nonfinite_extra_and_arrays_are_stored_faithfully(tmp_path, key):
     assert got["np"] == [inf, 2.0] and got["text"] == "nan"  # a string stays a string
     _assert_arrays_equal(store.load(config), arrays)
     # a diverging Trace is saved like any other result
-    problem = Quadratic(d=jnp.array([1.0, 2.0]))
+    problem = quadratic_from([1.0, 2.0], np.zeros(2))
     trace = convlab.run(convlab.gd(1e3), problem, jnp.ones(2), key=key, num_steps=200,
                         record_every=50, metrics={"loss": _loss})
     assert not np.all(np.isfinite(np.asarray(trace["loss"])))
@@ -689,7 +677,7 @@ def test_store_exports_entries_and_records_as_dataframes(tmp_path, key):
     store = Store(tmp_path)
     keys = jax.random.split(key, 3)
     grid = {"step": [0.2, 0.5]}
-    problem = Quadratic(d=jnp.array([1.0, 0.5, 0.1]))
+    problem = quadratic_from([1.0, 0.5, 0.1], np.zeros(3))
 
     def make_run(k, hp):
         return convlab.run(convlab.gd(hp["step"]), problem, jnp.ones(3), key=k, num_steps=10,

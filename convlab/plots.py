@@ -18,6 +18,8 @@ Typical use::
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import pathlib
 import warnings
@@ -31,7 +33,7 @@ from matplotlib.lines import Line2D
 from convlab.atomic import atomic_write
 from convlab.rates import RateFit, seed_rows
 
-__all__ = ["new_figure", "error_curves", "bound_curve", "fit_line", "save_figure"]
+__all__ = ["new_figure", "error_curves", "bound_curve", "fit_line", "save_figure", "figure_format"]
 
 DPI = 120
 """Resolution of saved figures (dots per inch)."""
@@ -170,13 +172,29 @@ def fit_line(ax: Axes, fit: RateFit, *, color: Any = None, num: int = 50) -> Lin
     return line
 
 
+_FORMAT: contextvars.ContextVar[str | None] = contextvars.ContextVar("figure_format", default=None)
+
+
+@contextlib.contextmanager
+def figure_format(fmt: str | None):
+    """While active, :func:`save_figure` writes ``fmt`` (``"pdf"``, ``"svg"``, ...) wherever a
+    caller asked for PNG: figure code names its files ``*.png`` and ``convlab figures --format``
+    reaches all of it without a format argument of its own."""
+    token = _FORMAT.set(fmt)
+    try:
+        yield
+    finally:
+        _FORMAT.reset(token)
+
+
 def save_figure(fig: Figure, path: str | os.PathLike) -> pathlib.Path:
     """Write ``fig`` to ``path`` atomically and return the path.
 
     Parent directories are created. The image is rendered to a temporary file in the same
     directory and moved into place with ``os.replace``, so an interrupted save never leaves a
     partial file under ``path``. The format follows the suffix (PNG when there is none, in
-    which case ``.png`` is appended), at :data:`DPI` dots per inch. The figure stays open.
+    which case ``.png`` is appended; inside :func:`figure_format` a PNG becomes that format),
+    at :data:`DPI` dots per inch. The figure stays open.
 
     Args:
       fig: the figure to save.
@@ -188,6 +206,8 @@ def save_figure(fig: Figure, path: str | os.PathLike) -> pathlib.Path:
     path = pathlib.Path(path)
     if not path.suffix:
         path = path.with_suffix(".png")
+    if _FORMAT.get() and path.suffix.lower() == ".png":
+        path = path.with_suffix(f".{_FORMAT.get()}")
     path.parent.mkdir(parents=True, exist_ok=True)
     fmt = path.suffix[1:].lower()
     atomic_write(path, lambda handle: fig.savefig(handle, format=fmt, dpi=DPI))

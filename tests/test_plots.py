@@ -171,6 +171,16 @@ def test_save_figure_appends_png_suffix(tmp_path):
     assert out.name == "plain.png" and out.read_bytes()[:8] == PNG_MAGIC
 
 
+def test_figure_format_turns_png_requests_into_that_format_only_while_active(tmp_path):
+    fig, _ = plots.new_figure()
+    with plots.figure_format("pdf"):
+        pdf = plots.save_figure(fig, tmp_path / "a.png")
+        svg = plots.save_figure(fig, tmp_path / "b.svg")   # an explicit non-PNG suffix is kept
+    after = plots.save_figure(fig, tmp_path / "c.png")
+    assert (pdf.name, svg.name, after.name) == ("a.pdf", "b.svg", "c.png")
+    assert pdf.read_bytes()[:5] == b"%PDF-" and after.read_bytes()[:8] == PNG_MAGIC
+
+
 def test_save_figure_failure_leaves_no_partial_file(tmp_path, monkeypatch):
     fig, _ = plots.new_figure()
     target = tmp_path / "fig.png"

@@ -11,7 +11,6 @@ evaluated), 2 on bad input with a one-line reason on stderr.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -319,29 +318,6 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@contextlib.contextmanager
-def _figure_format(fmt: str):
-    """While active, ``convlab.plots.save_figure`` writes ``fmt`` instead of PNG: the families'
-    figure groups name their files ``*.png`` and call ``plots.save_figure``, so ``--format``
-    reaches them without a format argument of their own."""
-    from convlab import plots
-
-    if fmt == "png":
-        yield
-        return
-    original = plots.save_figure
-
-    def save_as(fig, path):
-        path = Path(path)
-        return original(fig, path.with_suffix(f".{fmt}") if path.suffix.lower() in ("", ".png") else path)
-
-    plots.save_figure = save_as
-    try:
-        yield
-    finally:
-        plots.save_figure = original
-
-
 def _figures(args: argparse.Namespace) -> int:
     """One figure per claim, then the families' figure groups, in ``--format`` (PNG, PDF or
     SVG); exit 1 if anything crashed."""
@@ -355,7 +331,9 @@ def _figures(args: argparse.Namespace) -> int:
         crashed |= failed
         print(f"{report.summary_line(verdict)}  -> {verdict.figure}", flush=True)
     whole = [s for s in args.families if "." not in s] if args.families else None  # not claim ids
-    with _figure_format(args.format):
+    from convlab.plots import figure_format
+
+    with figure_format(args.format):
         for family, name, make in ([] if whole == [] else registry.figure_groups(whole)):
             try:
                 for path in make(out, args.quick):

@@ -53,9 +53,17 @@ def project_simplex(v: jax.Array) -> jax.Array:
     return jnp.maximum(v - shift, 0.0)
 
 
+class StartsAtX0Y0:
+    """The start ``z0 = (x0, y0)`` of a game whose fields include ``x0`` and ``y0``."""
+
+    @property
+    def z0(self) -> tuple[jax.Array, jax.Array]:
+        return (self.x0, self.y0)
+
+
 # --- (a) box game -------------------------------------------------------------------------------
 @problem_dataclass
-class BoxGame:
+class BoxGame(StartsAtX0Y0):
     """``cᵀx + yᵀKx - bᵀy`` on boxes ``[-1,1]``: ``G = cᵀx + ι``, ``F* = bᵀy + ι``."""
 
     K: jax.Array
@@ -64,10 +72,6 @@ class BoxGame:
     x0: jax.Array
     y0: jax.Array
     L: jax.Array
-
-    @property
-    def z0(self) -> tuple[jax.Array, jax.Array]:
-        return (self.x0, self.y0)
 
     def prox_g(self, v: jax.Array, tau: jax.Array) -> jax.Array:
         return jnp.clip(v - tau * self.c, -1.0, 1.0)
@@ -120,17 +124,13 @@ def make_box_game(key: jax.Array, *, n: int, m: int, scale: float = 1.0) -> BoxG
 
 # --- (b) simplex game ---------------------------------------------------------------------------
 @problem_dataclass
-class SimplexGame:
+class SimplexGame(StartsAtX0Y0):
     """The matrix game ``min_{x∈Δn} max_{y∈Δm} yᵀKx``: ``G = ι_Δ``, ``F* = ι_Δ``."""
 
     K: jax.Array
     x0: jax.Array
     y0: jax.Array
     L: jax.Array
-
-    @property
-    def z0(self) -> tuple[jax.Array, jax.Array]:
-        return (self.x0, self.y0)
 
     def prox_g(self, v: jax.Array, tau: jax.Array) -> jax.Array:
         del tau
@@ -166,7 +166,7 @@ def make_simplex_game(key: jax.Array, *, n: int, m: int) -> SimplexGame:
 
 # --- (c) unconstrained bilinear game ------------------------------------------------------------
 @problem_dataclass
-class BilinearGame:
+class BilinearGame(StartsAtX0Y0):
     """``yᵀKx`` with ``G = F* = 0``, ``K = U diag(s) Vᵀ`` (square, ``s`` known): saddle point 0."""
 
     K: jax.Array
@@ -175,10 +175,6 @@ class BilinearGame:
     y0: jax.Array
     L: jax.Array
     spectrum: Static[str]
-
-    @property
-    def z0(self) -> tuple[jax.Array, jax.Array]:
-        return (self.x0, self.y0)
 
     def prox_g(self, v: jax.Array, tau: jax.Array) -> jax.Array:
         del tau
@@ -254,7 +250,7 @@ def rof_dual_solution(f: np.ndarray, lam: float, max_iter: int = 500) -> tuple[n
 
 
 @problem_dataclass
-class ROF1D:
+class ROF1D(StartsAtX0Y0):
     """``min_x ½||x - f||² + λ||Dx||₁`` as ``<Dx, y> + G(x) - F*(y)``: ``G = ½||x - f||²``
     (γ = 1), ``F* = ι{||y||∞ <= λ}``; ``x_star, y_star`` exact (KKT-checked)."""
 
@@ -267,10 +263,6 @@ class ROF1D:
     y_star: jax.Array
     L: jax.Array
     gamma: jax.Array
-
-    @property
-    def z0(self) -> tuple[jax.Array, jax.Array]:
-        return (self.x0, self.y0)
 
     def prox_g(self, v: jax.Array, tau: jax.Array) -> jax.Array:
         return (v + tau * self.f) / (1.0 + tau)

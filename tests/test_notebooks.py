@@ -56,8 +56,13 @@ def _inject(nb, overrides: dict) -> None:
                                      metadata={"tags": ["injected-parameters"]})
     nb.cells.insert(index + 1, cell)
     # the kernel is a fresh process: the same XLA CPU pool setting as the plugin's (xla_cpu.py)
+    # and the suite's shared compilation cache (conftest.py)
     nb.cells.insert(0, nbformat.v4.new_code_cell(
-        "from convlab import xla_cpu; xla_cpu.avoid_lapack_pool_hang()",
+        "import os, jax\n"
+        "from convlab import xla_cpu; xla_cpu.avoid_lapack_pool_hang()\n"
+        "if os.environ.get('CONVLAB_CACHE_DIR'):\n"
+        "    jax.config.update('jax_compilation_cache_dir', os.environ['CONVLAB_CACHE_DIR'])\n"
+        "    jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)",
         metadata={"tags": ["injected-parameters"]}))
 
 

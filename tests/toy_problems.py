@@ -169,20 +169,28 @@ def noisy_gd(step_size, noise):
 # --- counting XLA compilations ---------------------------------------------------------------
 
 _BACKEND_COMPILE = "/jax/core/compile/backend_compile_duration"
+_PERSISTENT_CACHE_HIT = "/jax/compilation_cache/cache_hits"
 
 
 @contextlib.contextmanager
 def count_compiles():
-    """Count XLA backend compilations inside the block: ``with count_compiles() as n: ...; n[0]``."""
+    """Count the XLA programs built inside the block, compiled or loaded from the persistent
+    compilation cache (the suite shares one, tests/conftest.py): ``with count_compiles() as n:
+    ...; n[0]``."""
     count = [0]
 
-    def listener(event, duration, **kwargs):
+    def on_compile(event, duration, **kwargs):
         del duration, kwargs
-        if event == _BACKEND_COMPILE:
-            count[0] += 1
+        count[0] += event == _BACKEND_COMPILE
 
-    jax.monitoring.register_event_duration_secs_listener(listener)
+    def on_event(event, **kwargs):
+        del kwargs
+        count[0] += event == _PERSISTENT_CACHE_HIT
+
+    jax.monitoring.register_event_duration_secs_listener(on_compile)
+    jax.monitoring.register_event_listener(on_event)
     try:
         yield count
     finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
+        jax.monitoring.unregister_event_duration_listener(on_compile)
+        jax.monitoring.unregister_event_listener(on_event)

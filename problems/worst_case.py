@@ -21,6 +21,7 @@ Class membership is checked by sampled interpolation inequalities (:func:`interp
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -37,7 +38,7 @@ __all__ = ["HuberType", "make_gd_worst_case", "make_ogm_worst_case", "ScaledNorm
            "make_ppm_worst_case", "PointReflection", "make_halpern_worst_case", "SkewOperator",
            "make_skew_operator", "LessardRechtPackard", "make_lessard_recht_packard",
            "DiagonalQuadratic", "make_quadratic", "gd_bound", "ogm_theta", "interpolation_violation",
-           "lrp_cycle"]
+           "lrp_cycle", "Interpolant1D", "make_interpolated_worst_case"]
 
 
 def gd_bound(num_steps: int, relative_step: float) -> float:
@@ -320,7 +321,12 @@ def interpolation_violation(problem: Any, points: np.ndarray, *, L: float, mu: f
     """The largest violation, over all ordered pairs of ``points`` ``[m, d]``, of the
     interpolation inequality of the class (THG 2017 Thm 4; ``smooth=False``: convexity with the
     subgradient), relative to the scale of the values. 0 for a member of the class (rounding)."""
-    X = jnp.asarray(points)
+    return float(_violation(problem, jnp.asarray(points), jnp.asarray(float(L)),
+                            jnp.asarray(float(mu)), smooth))
+
+
+@functools.partial(jax.jit, static_argnums=4)
+def _violation(problem: Any, X: jax.Array, L: jax.Array, mu: jax.Array, smooth: bool) -> jax.Array:
     f = jax.vmap(problem.loss)(X)
     g = jax.vmap(problem.grad if smooth else problem.subgrad)(X)
     dx = X[:, None, :] - X[None, :, :]              # x_i - x_j
@@ -331,4 +337,89 @@ def interpolation_violation(problem: Any, points: np.ndarray, *, L: float, mu: f
         lower = lower + q * (jnp.sum(dg**2, -1) / L + mu * jnp.sum(dx**2, -1)
                              - 2.0 * mu / L * jnp.sum(dg * dx, -1))
     scale = 1.0 + jnp.max(jnp.abs(f))
-    return float(jnp.max(jnp.maximum(lower - f[:, None], 0.0)) / scale)
+    return jnp.max(jnp.maximum(lower - f[:, None], 0.0)) / scale
+
+
+# ---------------------------------------------------------------------------------------------
+def _lower_hull(z: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices of the lower convex hull of the points ``(z_i, c_i)`` (sorted by z)."""
+    order = np.lexsort((c, z))
+    hull: list[tuple[float, float]] = []
+    for p in zip(z[order], c[order]):
+        if hull and p[0] - hull[-1][0] <= 1e-14 * (1.0 + abs(p[0])):
+            continue   # same abscissa: the lower value came first
+        while len(hull) >= 2 and ((hull[-1][0] - hull[-2][0]) * (p[1] - hull[-2][1])
+                                  - (hull[-1][1] - hull[-2][1]) * (p[0] - hull[-2][0])) <= 0.0:
+            hull.pop()
+        hull.append(p)
+    arr = np.array(hull)
+    return arr[:, 0], arr[:, 1]
+
+
+@problem_dataclass
+class Interpolant1D:
+    """The smooth convex interpolant (THG 2017) of 1-D data ``(x_i, g_i, f_i)``:
+    ``f(x) = min_w (L/2)(x - w)² + φ(w)``, φ the lower convex hull of ``(x_i - g_i/L,
+    f_i - g_i²/(2L))`` on its vertices' range — convex and L-smooth for any data (an infimal
+    convolution of a convex function with (L/2)|·|²), equal to ``f_i`` with gradient ``g_i`` at
+    ``x_i`` when the data satisfy the interpolation conditions. ``x*``: the lowest vertex.
+
+    φ is stored as breakpoints ``b`` and slopes ``s`` (padded with empty segments to a fixed
+    size, so every horizon shares one compiled program); the minimiser is the exact prox
+    ``w*(x) = b_0 + Σ_j (clip(x - s_j/L, b_j, b_{j+1}) - b_j)`` (no argmin: no near-tie errors)."""
+
+    b: jax.Array       # breakpoints [P + 1], non-decreasing
+    s: jax.Array       # slopes [P], non-decreasing
+    c0: jax.Array      # φ(b_0)
+    L: jax.Array
+    x0: jax.Array      # [1]
+    x_star: jax.Array  # [1]
+    f_star: jax.Array
+
+    def _phi(self, w: jax.Array) -> jax.Array:
+        return self.c0 + jnp.sum(self.s * (jnp.clip(w, self.b[:-1], self.b[1:]) - self.b[:-1]))
+
+    def _prox(self, x: jax.Array) -> jax.Array:
+        lo, hi = self.b[:-1], self.b[1:]
+        return self.b[0] + jnp.sum(jnp.clip(x - self.s / self.L, lo, hi) - lo)
+
+    def loss(self, x: jax.Array) -> jax.Array:
+        w = self._prox(x[0])
+        return 0.5 * self.L * (x[0] - w) ** 2 + self._phi(w)
+
+    def grad(self, x: jax.Array) -> jax.Array:
+        return self.L * (x - self._prox(x[0]))
+
+    def default_metrics(self) -> dict[str, Any]:
+        return {"gap": loss_gap}
+
+
+@checked_generator
+def make_interpolated_worst_case(key: jax.Array, *, points: np.ndarray, grads: np.ndarray,
+                                 values: np.ndarray, x0: float, L: float = 1.0,
+                                 num_segments: int = 40) -> Interpolant1D:
+    """The 1-D L-smooth convex interpolant of ``(points, grads, values)`` (e.g. a PEP worst
+    case projected on its leading direction), started at ``x0``; φ padded to ``num_segments``
+    segments (key unused: deterministic)."""
+    del key
+    require_positive("L", L)
+    require_number("x0", x0)
+    P = require_int("num_segments", num_segments, minimum=1)
+    arrays = {name: np.asarray(v, dtype=np.float64).reshape(-1)
+              for name, v in (("points", points), ("grads", grads), ("values", values))}
+    if not len({a.size for a in arrays.values()}) == 1 or arrays["points"].size < 2:
+        raise ValueError("points, grads and values must be 1-D of one length >= 2, got sizes "
+                         f"{[a.size for a in arrays.values()]}")
+    Lf = float(L)
+    b, c = _lower_hull(arrays["points"] - arrays["grads"] / Lf,
+                       arrays["values"] - arrays["grads"] ** 2 / (2.0 * Lf))
+    if b.size < 2:
+        raise ValueError("points: the data collapse to one point (no interpolant to build)")
+    if b.size - 1 > P:
+        raise ValueError(f"num_segments must be >= {b.size - 1} (the hull's segments), got {P}")
+    slopes = np.maximum.accumulate(np.diff(c) / np.diff(b))   # convex: rounding cannot invert
+    b = np.concatenate([b, np.full(P + 1 - b.size, b[-1])])
+    slopes = np.concatenate([slopes, np.full(P - slopes.size, slopes[-1])])
+    i = int(np.argmin(c))
+    return Interpolant1D(jnp.asarray(b), jnp.asarray(slopes), jnp.asarray(c[0]), jnp.asarray(Lf),
+                         jnp.asarray([float(x0)]), jnp.asarray([b[i]]), jnp.asarray(c[i]))

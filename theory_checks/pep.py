@@ -33,14 +33,18 @@ relative 1e-8–1e-6 for N ≤ 16 in our runs (SCS, first order: ≤ 1.4e-5); th
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+
+import numpy as np
 
 __all__ = ["PEPUnavailable", "available", "halpern_worst_case", "gd_worst_case", "halpern_bound",
            "gd_bound", "DEFAULT_SOLVER", "INSTALL_HINT", "pep_model", "models", "worst_case",
-           "ogm_thetas"]
+           "ogm_thetas", "WorstCasePoints", "worst_case_points"]
 
 DEFAULT_SOLVER = "CLARABEL"
 INSTALL_HINT = "PEPit is not installed: pip install 'convlab[pep]' (PEPit + cvxpy)"
+REDUCTION_TOL = 1e-8  # slack of the dimension-reduction SDP (PEPit default 1e-4: a 1e-3 loss)
 
 
 class PEPUnavailable(ImportError):
@@ -104,15 +108,70 @@ def worst_case(name: str, num_steps: int, *, solver: str = DEFAULT_SOLVER, **par
     return _worst_case(name, int(num_steps), tuple(sorted(params.items())), solver)
 
 
-@functools.lru_cache(maxsize=None)
 def _worst_case(name: str, num_steps: int, params: tuple, solver: str) -> float:
+    return _worst_case_points(name, num_steps, params, solver, None).value
+
+
+@dataclasses.dataclass(frozen=True)
+class WorstCasePoints:
+    """A worst case of a model's first declared function, in PEP's normalisation: the value,
+    ``x0``, and every point the method queried (``x*`` first) with its gradient and value, as
+    coordinates of the Gram factorisation PEPit returns (``[m, d]``)."""
+
+    value: float
+    x0: np.ndarray
+    points: np.ndarray
+    grads: np.ndarray
+    values: np.ndarray
+
+    def project_1d(self) -> tuple[float, np.ndarray, np.ndarray, float]:
+        """Coordinates along the leading direction ``u`` of ``[points - x*; grads]``:
+        ``(x0·u, points·u, grads·u, residual)`` with ``x*`` at 0 and ``residual`` the second
+        singular value over the first (0 for an exactly one-dimensional worst case)."""
+        stacked = np.vstack([self.points - self.points[0], self.grads])
+        _, s, vt = np.linalg.svd(stacked, full_matrices=False)
+        u = vt[0]
+        residual = float(s[1] / s[0]) if len(s) > 1 else 0.0
+        return (float((self.x0 - self.points[0]) @ u), (self.points - self.points[0]) @ u,
+                self.grads @ u, residual)
+
+
+def worst_case_points(name: str, num_steps: int, *, reduce: str | None = "trace",
+                      solver: str = DEFAULT_SOLVER, **params) -> WorstCasePoints:
+    """The worst case itself (not only its value) of model ``name``, solved with PEPit's
+    ``dimension_reduction_heuristic=reduce`` (a low-rank solution of the same value); cached."""
+    if name not in _MODELS:
+        raise ValueError(f"name: no PEPit model {name!r}; declared: {models()}")
+    return _worst_case_points(name, int(num_steps), tuple(sorted(params.items())), solver, reduce)
+
+
+@functools.lru_cache(maxsize=None)
+def _worst_case_points(name: str, num_steps: int, params: tuple, solver: str,
+                       reduce: str | None) -> WorstCasePoints:
     _require()
     from PEPit import PEP
 
     problem = PEP()
     post = _MODELS[name](problem, num_steps, **dict(params))
-    value = _solve(problem, solver)
-    return float(post(value)) if post is not None else value
+    value = float(problem.solve(wrapper="cvxpy", solver=solver, verbose=0,
+                                dimension_reduction_heuristic=reduce,
+                                **({"tol_dimension_reduction": REDUCTION_TOL} if reduce else {})))
+    f = problem.list_of_functions[0]
+    star = f.list_of_stationary_points[:1]
+    rest = [t for t in f.list_of_points if t[0] is not star[0][0]] if star else f.list_of_points
+    triples = star + rest
+
+    def vec(point):
+        return np.atleast_1d(np.asarray(point.eval(), dtype=np.float64))
+    value = float(post(value)) if post is not None else value
+    try:
+        return WorstCasePoints(value, vec(problem.list_of_points[0]),
+                               np.array([vec(x) for x, _, _ in triples]),
+                               np.array([vec(g) for _, g, _ in triples]),
+                               np.array([float(v.eval()) for _, _, v in triples]))
+    except Exception:  # noqa: BLE001  (an operator's unused "values" cannot be evaluated)
+        empty = np.zeros((0, 1))
+        return WorstCasePoints(value, empty[0:0, 0], empty, empty, np.zeros(0))
 
 
 def halpern_worst_case(num_steps: int, solver: str = DEFAULT_SOLVER) -> float:

@@ -286,3 +286,43 @@ def violation(problem, dim: int, *, smooth: bool = True, mu: float = 0.0,
     pts = np.random.default_rng(0).standard_normal((num, dim)) * R_INST
     pts[: min(num, 3)] = np.asarray(problem.x0) * np.array([[1.0], [0.5], [0.01]])[: min(num, 3)]
     return W.interpolation_violation(problem, pts, L=L, mu=mu, smooth=smooth)
+
+
+# --- instances built from the PEP solution -------------------------------------------------------
+ONE_D_RESIDUAL = 1e-3   # the plain solve is used when its worst case is 1-D to this (else "trace")
+
+
+def pep_instance(name: str, N: int, **params):
+    """The 1-D smooth convex interpolant (problems.worst_case.make_interpolated_worst_case) of
+    model ``name``'s PEP worst case, projected on its leading direction, scaled to ``L_INST``,
+    ``R_INST``; ``(problem, residual, reduction)``. The interior-point solution is used when it
+    is one-dimensional to ``ONE_D_RESIDUAL``, else PEPit's trace heuristic (rule fixed before
+    measuring; NOTES.md). Only PEP's points, gradients and values enter — never at run time."""
+    reduce = None
+    wc = pep.worst_case_points(name, N, reduce=None, **params)
+    x0, X, G, residual = wc.project_1d()
+    if residual > ONE_D_RESIDUAL:
+        reduce = "trace"
+        wc = pep.worst_case_points(name, N, reduce=reduce, **params)
+        x0, X, G, residual = wc.project_1d()
+    L, R = L_INST, R_INST
+    p = W.make_interpolated_worst_case(jax.random.key(0), points=R * X, grads=L * R * G,
+                                       values=L * R * R * wc.values, x0=R * x0, L=L)
+    return p, residual, reduce
+
+
+def interpolated_gap(method, p, N: int, horizon: int) -> float:
+    """``(f(x_N) - f*)/(L‖x_0 - x*‖²)`` of ``method`` on the interpolant (its own ``x*``, ``f*``),
+    read at step N of a ``horizon``-step run (one compiled program for every N)."""
+    t = convlab.run(method, p, p.x0, key=jax.random.key(0), num_steps=int(horizon))
+    r0 = float(jnp.abs(p.x0[0] - p.x_star[0]))
+    return float(np.asarray(t["gap"])[int(N)]) / (L_INST * r0**2)
+
+
+def violation_1d(problem, num: int = 64) -> float:
+    """Sampled THG violation of a 1-D problem over its hull's range and beyond."""
+    lo, hi = float(problem.b.min()), float(problem.b.max())
+    span = hi - lo + R_INST
+    pts = np.concatenate([np.linspace(lo - span, hi + span, num), np.asarray(problem.b),
+                          np.asarray(problem.x0)])[:, None]
+    return W.interpolation_violation(problem, pts, L=L_INST)

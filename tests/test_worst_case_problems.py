@@ -102,3 +102,42 @@ def test_experiment_validation_and_a_run():
         experiment.validate({**experiment.DEFAULTS, "method": "nope"})
     _, summary = experiment.run({**experiment.DEFAULTS, "method": "heavy_ball", "num_steps": 90})
     assert summary["final_distance"] > 0.5                            # on the cycle, not converging
+
+
+def test_interpolant_interpolates_consistent_data_and_is_in_class():
+    """Data sampled from a Huber function (so interpolable): the interpolant reproduces every
+    value and gradient, and is 2-smooth convex everywhere (sampled)."""
+    h = W.make_ogm_worst_case(jax.random.key(0), num_steps=3, dim=1, L=2.0, R=1.5)
+    xs = np.array([-1.0, -0.3, 0.0, 0.05, 0.4, 1.5])
+    f = np.array([float(h.loss(jnp.asarray([x]))) for x in xs])
+    g = np.array([float(h.grad(jnp.asarray([x]))[0]) for x in xs])
+    p = W.make_interpolated_worst_case(jax.random.key(0), points=xs, grads=g, values=f, x0=1.5, L=2.0)
+    for x, fx, gx in zip(xs, f, g):
+        assert float(p.loss(jnp.asarray([x]))) == pytest.approx(fx, abs=1e-13)
+        assert float(p.grad(jnp.asarray([x]))[0]) == pytest.approx(gx, abs=1e-12)
+    assert float(p.f_star) == pytest.approx(0.0, abs=1e-14) and float(p.x_star[0]) == pytest.approx(0.0, abs=1e-14)
+    pts = np.linspace(-4, 4, 81)[:, None]
+    assert W.interpolation_violation(p, pts, L=2.0) <= 1e-13
+    off = pts + 0.0123   # off the breakpoints, where autodiff of the clips picks one side
+    num = np.asarray(jax.vmap(jax.grad(p.loss))(jnp.asarray(off)))
+    np.testing.assert_allclose(num, np.asarray(jax.vmap(p.grad)(jnp.asarray(off))), atol=1e-12)
+
+
+def test_interpolant_of_inconsistent_data_is_still_a_member():
+    """Data no L-smooth convex function interpolates: the construction is still L-smooth convex."""
+    p = W.make_interpolated_worst_case(jax.random.key(0), points=[0.0, 1.0, 2.0],
+                                       grads=[0.0, 5.0, -3.0], values=[0.0, -1.0, 4.0], x0=2.0, L=1.0)
+    pts = np.linspace(-10, 10, 101)[:, None]
+    assert W.interpolation_violation(p, pts, L=1.0) <= 1e-13
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(points=[0.0], grads=[0.0], values=[0.0], x0=1.0), "points"),
+    (dict(points=[0.0, 1.0], grads=[0.0], values=[0.0, 1.0], x0=1.0), "points"),
+    (dict(points=[0.0, 1.0], grads=[0.0, 1.0], values=[0.0, 0.5], x0=1.0, L=0.0), "L"),
+    (dict(points=np.arange(5.0), grads=0.5 * np.arange(5.0), values=np.arange(5.0) ** 2 / 2,
+          x0=1.0, num_segments=1), "num_segments"),
+])
+def test_interpolant_bad_input_is_named(kwargs, name):
+    with pytest.raises((ValueError, TypeError), match=name):
+        W.make_interpolated_worst_case(jax.random.key(0), **kwargs)

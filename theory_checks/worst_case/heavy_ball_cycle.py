@@ -7,9 +7,11 @@ from __future__ import annotations
 import dataclasses
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 import convlab
+from convlab.local import local_rate, map_local_rate
 from convlab.methods import heavy_ball
 from theory_checks import kinds
 from theory_checks.verdict import Verdict
@@ -26,6 +28,14 @@ MU, L = 1.0, 25.0
 X0 = 3.3
 PREDICTED = "LRP: tail = exact 3-cycle (1e-9); quadratics: under (2/3)^k(1+5k/3)||x0||"
 TAIL = 30
+LOCAL_RTOL = 0.05  # the Jordan factor (1 + 5k/3) bends the log-slope by <= ln(k2/k1)/(k2-k1) (NOTES.md)
+
+
+def fit_window(steps: int) -> tuple[float, float]:
+    """The late half ``[steps/2, steps]``: there the Jordan factor biases the fitted rate by
+    at most ``ln 2/(steps/2)/(-ln ρ)`` relative (1.4% at 240 steps), under LOCAL_RTOL; no
+    rounding floor (x* = 0 exactly, iterates shrink multiplicatively)."""
+    return (steps / 2.0, float(steps))
 
 
 def parameters(mu: float = MU, L: float = L) -> tuple[float, float]:
@@ -51,6 +61,8 @@ class Evidence:
     quadratics: np.ndarray       # [seeds, steps+1] ‖x_k‖/‖x_0‖
     starts: np.ndarray           # grid of x0
     cycling: np.ndarray          # bool per start: ended on the cycle
+    reference_rate: np.ndarray   # [seeds] -log ρ of the theory's map (autodiff gradient)
+    implementation_rate: np.ndarray  # [seeds] -log ρ of convlab's heavy_ball step map
 
 
 def _lrp_run(key, hp, *, steps: int):
@@ -60,6 +72,27 @@ def _lrp_run(key, hp, *, steps: int):
     t = convlab.run(heavy_ball(a, b), p, p.x0, key=key, num_steps=steps,
                     metrics={"x": lambda prob, x: x[0]})
     return t["x"]
+
+
+def _reference_map(q, a: float, b: float):
+    """The theory's heavy-ball map on ``[x; x_prev]``, the gradient by autodiff of the loss."""
+    d = q.x0.shape[0]
+
+    def step(v):
+        x, prev = v[:d], v[d:]
+        return jnp.concatenate([x - a * jax.grad(q.loss)(x) + b * (x - prev), x])
+    return step
+
+
+def local_rates(keys, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per seed: ``-log ρ`` of the reference map and of convlab's own step map at ``x* = 0``."""
+    a, b = parameters()
+    ref, own = [], []
+    for key in keys:
+        q = I.W.make_quadratic(key, dim=dim, mu=MU, L=L)
+        ref.append(map_local_rate(_reference_map(q, a, b), jnp.zeros(2 * dim)).rate)
+        own.append(local_rate(heavy_ball(a, b), q, q.x_star).rate)
+    return np.array(ref), np.array(own)
 
 
 def _quadratic_run(key, hp, *, steps: int, dim: int):
@@ -77,9 +110,10 @@ def measure(*, steps: int, seeds: int, dim: int, starts: int) -> Evidence:
     cycle = I.W.lrp_cycle(*parameters(), MU, L)
     tail = xs[:starts, -3:]
     on_cycle = np.min(np.abs(tail[:, :, None] - cycle[None, None, :]), axis=-1).max(axis=-1) < 1e-6
-    q = np.asarray(convlab.sweep(_quadratic_run, jax.random.split(jax.random.key(1), seeds),
-                                 static=dict(steps=steps, dim=dim)))
-    return Evidence(np.arange(steps + 1), xs[-1], cycle, q, grid, on_cycle)
+    qkeys = jax.random.split(jax.random.key(1), seeds)
+    q = np.asarray(convlab.sweep(_quadratic_run, qkeys, static=dict(steps=steps, dim=dim)))
+    ref, own = local_rates(qkeys, dim)
+    return Evidence(np.arange(steps + 1), xs[-1], cycle, q, grid, on_cycle, ref, own)
 
 
 def _cycle_residual(x: np.ndarray, cycle: np.ndarray) -> float:
@@ -99,10 +133,14 @@ def judge(ev: Evidence) -> Verdict:
         "quadratics_converge": kinds.envelope(ev.quadratics, quadratic_envelope(ev.k),
                                               predicted="(2/3)^k (1 + 5k/3)", rtol=1e-9,
                                               atol=1e-15, k=ev.k),
+        "quadratics_local_rate": kinds.local_rate(ev.k, ev.quadratics, ev.reference_rate,
+                                                  rtol=LOCAL_RTOL, window=fit_window(int(ev.k[-1])),
+                                                  implementation=ev.implementation_rate),
     }
     v = kinds.combine(parts, "lrp_cycles")
     return dataclasses.replace(v, details={
-        **v.details, "cycle": ev.cycle.tolist(), "cycle_times_1225": (ev.cycle * 1225).tolist(),
+        **v.details, "rho_theory_sqrt_beta": float(np.sqrt(parameters()[1])),
+        "cycle": ev.cycle.tolist(), "cycle_times_1225": (ev.cycle * 1225).tolist(),
         "lrp_tail": ev.lrp[-3:].tolist(), "fraction_of_starts_cycling": float(ev.cycling.mean()),
         "cycling_starts_range": ([float(ev.starts[ev.cycling].min()), float(ev.starts[ev.cycling].max())]
                                  if ev.cycling.any() else None),
@@ -136,3 +174,5 @@ def negative_controls(ev: Evidence):
     q = ev.quadratics.copy()
     q[0] = np.abs(ev.lrp) / abs(X0)
     yield "a quadratic does not converge", dataclasses.replace(ev, quadratics=q)
+    yield "implementation rate off 1%", dataclasses.replace(
+        ev, implementation_rate=1.01 * ev.implementation_rate)

@@ -15,6 +15,7 @@ from theory_checks import registry  # noqa: E402
 acc = importlib.import_module("convlab.methods.accelerated")
 ppm_module = importlib.import_module("convlab.methods.proximal_point")
 instances = importlib.import_module("theory_checks.worst_case.instances")
+halpern_module = importlib.import_module("convlab.methods.halpern")
 
 
 def _verdict(claim_id):
@@ -54,6 +55,14 @@ def _ppm_double_step(method, key, state, problem):
         "oracle_calls": jnp.asarray(1, jnp.int32)}
 
 
+def _halpern_anchor_off(method, key, state, problem):
+    lam = 1.0 / (state.count + 3.0)                                       # 1/(k+3) for 1/(k+2)
+    step = jnp.asarray(method.hparams["step_size"], state.params.dtype)
+    mapped = problem.fixed_point_map(state.params, step)
+    return halpern_module.HalpernState(state.count + 1, lam * state.anchor + (1 - lam) * mapped,
+                                       state.anchor), {"oracle_calls": jnp.asarray(1, jnp.int32)}
+
+
 MUTATIONS = [
     ("GD step h instead of h/L", instances, "gd_step", lambda: (lambda h, L: h),
      "worst_case.gd-attained"),
@@ -63,6 +72,12 @@ MUTATIONS = [
     ("heavy-ball β + 0.05", acc, "_hb_step", lambda: _hb_momentum_plus, "worst_case.heavy-ball-cycle"),
     ("proximal point step 2γ", ppm_module, "_step", lambda: _ppm_double_step,
      "worst_case.ppm-attained"),
+    ("FGM momentum off by one (PEP-built instance)", acc, "_fgm_step", lambda: _fgm_off_by_one,
+     "worst_case.pep-instance-attained"),
+    ("GD step h instead of h/L (PEP-built instance)", instances, "gd_step", lambda: (lambda h, L: h),
+     "worst_case.pep-instance-attained"),
+    ("Halpern anchor weight 1/(k+3)", halpern_module, "_step", lambda: _halpern_anchor_off,
+     "worst_case.halpern-attained"),
 ]
 
 

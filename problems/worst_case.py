@@ -395,12 +395,13 @@ class Interpolant1D:
 
 
 @checked_generator
-def make_interpolated_worst_case(key: jax.Array, *, points: np.ndarray, grads: np.ndarray,
-                                 values: np.ndarray, x0: float, L: float = 1.0,
+def make_interpolated_worst_case(key: jax.Array, *, points: Any = (0.0, 1.0),
+                                 grads: Any = (0.0, 0.5), values: Any = (0.0, 0.25),
+                                 x0: float = 1.0, L: float = 1.0,
                                  num_segments: int = 40) -> Interpolant1D:
     """The 1-D L-smooth convex interpolant of ``(points, grads, values)`` (e.g. a PEP worst
     case projected on its leading direction), started at ``x0``; φ padded to ``num_segments``
-    segments (key unused: deterministic)."""
+    segments (key unused: deterministic). The defaults are two samples of ``x²/4``."""
     del key
     require_positive("L", L)
     require_number("x0", x0)

@@ -18,17 +18,20 @@ Two worst cases, both normalised to constants 1 (``L = 1``, ``‖x_0 - x*‖ = 1
 
 A method declares its PEPit model ONCE with :func:`pep_model` (a builder that declares the class,
 runs the method symbolically and sets the initial condition and the performance measure); any
-claim then asks :func:`worst_case` (``name``, ``N``, the method's parameters), solved once per
-process (``lru_cache``). Declared here: ``gd``, ``fgm``, ``ogm``, ``heavy_ball``, ``ppm``,
-``halpern``, ``eag`` (see each builder's docstring for the normalisation).
+claim then asks :func:`worst_case` (``name``, ``N``, the method's parameters) for the value, or
+:func:`worst_case_points` for the worst case itself (points, gradients, values of the first
+declared function; optionally PEPit's ``dimension_reduction_heuristic``), solved once per
+process (``lru_cache``; the value and the plain solution's points share one solve). Declared
+here: ``gd``, ``fgm``, ``ogm``, ``heavy_ball``, ``ppm``, ``halpern``, ``eag`` (see each
+builder's docstring for the normalisation).
 
 PEPit is imported lazily, inside the functions: this module (and ``theory_checks``) imports
 without it; :func:`available` says whether it is installed and why not, and the solvers raise
 :class:`PEPUnavailable` (an ``ImportError``) with an installation hint.
 
 Solver accuracy: CLARABEL (interior point, the default) returned the analytic values to a
-relative 1e-8–1e-6 for N ≤ 16 in our runs (SCS, first order: ≤ 1.4e-5); the claim's tolerance is
-1e-4 relative.
+relative 1e-8–1e-6 for N ≤ 16 in our runs (SCS, first order: ≤ 1.4e-5); monotone.pep-tight's
+tolerance is 1e-4 relative, the worst_case family's 1e-5.
 """
 
 from __future__ import annotations

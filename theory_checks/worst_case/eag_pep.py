@@ -1,6 +1,7 @@
 """worst_case.eag-pep-below: EAG (step 1/(8L)) has PEP worst case ‖F z_N‖² below Yoon & Ryu's
 260L²R²/(N+1)², and convlab's EAG on the skew operator F = LJ stays below PEP; the recalled
-27L²R²/(N+1)² is exceeded by PEP and by that run (it is the EAG-V bound). Yoon & Ryu 2021. [check]"""
+27L²R²/(N+1)² is exceeded by PEP and by that run (not an EAG-C bound at this step; perhaps
+EAG-V's constant). Yoon & Ryu 2021. [check]"""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ STATEMENT = ("EAG-C, step 1/(8L), monotone L-Lipschitz F: measured (skew F = LJ)
 SIZES = {"quick": dict(Ns=(1, 2, 4, 8, 12)), "full": dict(Ns=(1, 2, 4, 8, 12, 16, 24, 30))}
 PREDICTED = "measured <= PEP <= 260 L²R²/(N+1)², strictly below for N >= 2"
 RECALLED = 27.0   # the [check] constant of PAPERS-wave2.md §12
-CONSTANT = 260.0  # Yoon & Ryu Thm 1 with α = 1/(8L): 4(1 + α²L²)/(α²L²) = 260
+CONSTANT = 260.0  # Yoon & Ryu's EAG-C constant at α = 1/(8L), as recalled [check] (NOTES.md)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -32,18 +32,19 @@ def validate(config: dict[str, Any]) -> None:
 
 
 def _measured(method: str, N: int, h: float):
+    """The normalised measured value at N and the PEP model (name, parameters) it is read against."""
     Ns = (N,)
     if method == "gd":
-        return I.gd_gaps(Ns, (h,))[0][0, 0], None, ("gd", {"relative_step": h})
+        return I.gd_gaps(Ns, (h,))[0][0, 0], ("gd", {"relative_step": h})
     if method == "ogm":
-        return I.ogm_gaps(Ns)[0][0, 0], None, ("ogm", {})
+        return I.ogm_gaps(Ns)[0][0, 0], ("ogm", {})
     if method == "fgm":
-        return I.fgm_worst_huber(Ns)[0][0, 0], None, ("fgm", {})
+        return I.fgm_worst_huber(Ns)[0][0, 0], ("fgm", {})
     if method == "ppm":
-        return I.ppm_gaps(Ns)[0][0, 0], None, ("ppm", {"step": I.PPM_STEP})
+        return I.ppm_gaps(Ns)[0][0, 0], ("ppm", {"step": I.PPM_STEP})
     if method == "halpern":
-        return I.halpern_residuals(Ns)[0, 0], None, ("halpern", {})
-    return I.eag_residuals(Ns)[0, 0], None, ("eag", {"step": I.EAG_STEP})
+        return I.halpern_residuals(Ns)[0, 0], ("halpern", {})
+    return I.eag_residuals(Ns)[0, 0], ("eag", {"step": I.EAG_STEP})
 
 
 def run(config: dict[str, Any], *, progress: bool = False) -> tuple[Any, dict[str, Any]]:
@@ -55,12 +56,11 @@ def run(config: dict[str, Any], *, progress: bool = False) -> tuple[Any, dict[st
         trace = convlab.run(heavy_ball(*HB.parameters()), p, p.x0, key=jax.random.key(0),
                             num_steps=N, progress=progress)
         return trace, {"final_distance": float(np.asarray(trace["distance"])[-1])}
-    value, _, (model, params) = _measured(method, N, config["relative_step"])
+    value, (model, params) = _measured(method, N, config["relative_step"])
     summary = {"measured": float(value)}
     ok, reason = pep.available()
     if config["pep"] and ok:
         summary["pep"] = pep.worst_case(model, N, **params)
     elif config["pep"]:
         summary["pep_unavailable"] = reason
-    # a short trace of the problem-free kind the store saves: the one value at N
     return {"value": np.asarray([value])}, summary

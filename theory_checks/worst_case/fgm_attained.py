@@ -8,7 +8,7 @@ from theory_checks.worst_case import instances as I
 
 ID, KIND = "worst_case.fgm-attained", "envelope"
 CITATION = "Beck & Teboulle 2009; Taylor, Hendrickx & Glineur 2017"
-STATEMENT = "fgm(1/L) on the 1-D Huber function whose kink maximises the run's own f(x_N) (τ grid, refined): = PEP to 1e-5, never above; below 2LR²/(N+1)²"
+STATEMENT = "fgm(1/L) on the 1-D Huber function whose kink maximises the run's own f(x_N) (τ grid, refined): = PEP to 1e-5, never above"
 SIZES = {"quick": dict(Ns=(1, 2, 4, 8, 12)), "full": dict(Ns=(1, 2, 4, 8, 12, 16, 24, 30))}
 PREDICTED = "max over Huber kinks of the measured gap = PEP (rel. 1e-5), never above"
 Evidence = I.RunEvidence

@@ -10,7 +10,6 @@ from typing import Any
 from convlab import plots
 from theory_checks.worst_case import (FAMILY, eag_pep, fgm_attained, gd_attained, halpern_attained,
                                       heavy_ball_cycle, ogm_attained, ppm_attained)
-from theory_checks.worst_case import instances as I
 
 PANELS = (("GD, h = 1", gd_attained, 1), ("FGM", fgm_attained, 0), ("OGM", ogm_attained, 0),
           ("proximal point, γ = 0.5", ppm_attained, 0), ("Halpern", halpern_attained, 0),
@@ -62,4 +61,3 @@ def make_heavy_ball(out_dir: Any, quick: bool) -> list[str]:
 
 FIGURES = {"analytic_pep_measured": make_per_method, "gd_h_grid": make_gd_grid,
            "heavy_ball_cycle": make_heavy_ball}
-del I

@@ -21,12 +21,14 @@ ID, KIND = "worst_case.heavy-ball-cycle", "certificate"
 CITATION = "Lessard, Recht & Packard, SIAM J. Optim. 2016, §4.6"
 STATEMENT = ("heavy ball (α = 1/9, β = 4/9: optimal for μ=1, L=25 quadratics) from x0 = 3.3 "
              "settles on the exact period-3 orbit of the LRP function (fails), while on random "
-             "quadratics with spectrum in [1, 25] ‖x_k‖ <= (2/3)^k (1 + 5k/3) ‖x_0‖")
+             "quadratics with spectrum in [1, 25] ‖x_k‖ <= (2/3)^k (1 + 5k/3) ‖x_0‖ and the tail rate "
+             "is -log ρ of the step map (ρ = √β = 2/3, local rate)")
 SIZES = {"quick": dict(steps=240, seeds=8, dim=10, starts=201),
          "full": dict(steps=600, seeds=64, dim=40, starts=2001)}
 MU, L = 1.0, 25.0
 X0 = 3.3
-PREDICTED = "LRP: tail = exact 3-cycle (1e-9); quadratics: under (2/3)^k(1+5k/3)||x0||"
+PREDICTED = ("LRP: tail = exact 3-cycle (1e-9); quadratics: under (2/3)^k(1+5k/3)||x0||, "
+             "tail rate = -log ρ (5%)")
 TAIL = 30
 LOCAL_RTOL = 0.05  # the Jordan factor (1 + 5k/3) bends the log-slope by <= ln(k2/k1)/(k2-k1) (NOTES.md)
 

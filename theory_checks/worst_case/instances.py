@@ -8,7 +8,6 @@ show) and the measured values are normalised like PEP's (``/(L R²)`` etc.)."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import jax
 import jax.numpy as jnp

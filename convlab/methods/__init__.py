@@ -1,5 +1,6 @@
 """Optimizers as optax-style factories (``Method`` pytrees), one module per method family."""
 
+from convlab.methods.accelerated import FGMState, HeavyBallState, OGMState, fgm, heavy_ball, ogm
 from convlab.methods.base import Method, make_method
 from convlab.methods.bilevel import (BilevelPoint, BilevelState, BORepState, aid, bo_rep, ma_soba,
                                      soba, stocbio, ttsa)
@@ -18,6 +19,7 @@ from convlab.methods.multiblock_bilevel import (BSVRBState, MultiBlockIterate, b
                                                 bsvrb_v1, bsvrb_v2)
 from convlab.methods.one_step_gd import OneStepGDState, one_step_gd
 from convlab.methods.optax_adapters import FromOptaxState, as_optax, from_optax
+from convlab.methods.proximal_point import ProximalPointState, proximal_point
 from convlab.methods.pdhg import (AcceleratedPDHGState, AdaptivePDHGState, PDHGState, pdhg,
                                   pdhg_accelerated, pdhg_adaptive)
 from convlab.methods.sgd import SGDState, sgd
@@ -36,4 +38,5 @@ __all__ = ["Method", "make_method", "gd", "GDState", "halpern", "HalpernState",
            "random_coordinate", "lipschitz_sampling", "gauss_southwell",
            "gauss_southwell_lipschitz", "block_coordinate_descent", "greedy_block_coordinate_descent",
            "CoordinateState", "pdhg", "pdhg_accelerated", "pdhg_adaptive", "PDHGState",
-           "AcceleratedPDHGState", "AdaptivePDHGState", "sgd", "SGDState"]
+           "AcceleratedPDHGState", "AdaptivePDHGState", "sgd", "SGDState",
+           "fgm", "FGMState", "ogm", "OGMState", "heavy_ball", "HeavyBallState", "proximal_point", "ProximalPointState"]

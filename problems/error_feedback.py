@@ -96,7 +96,7 @@ def _build_quadratic(key, heterogeneity, *, n: int, d: int, num_heavy: int, equa
     k_m, k_b = jax.random.split(key)
     M = jax.random.normal(k_m, (n, d, d))
     h = client_scales(n, num_heavy, heterogeneity)
-    A = h[:, None, None] * (M @ jnp.swapaxes(M, 1, 2) / 4 + 0.05 * jnp.eye(d))
+    A = h[:, None, None] * (M @ jnp.swapaxes(M, 1, 2) / 4 + 0.05 * jnp.eye(d)[None])
     A = 0.5 * (A + jnp.swapaxes(A, 1, 2))
     lip = jnp.linalg.eigvalsh(A)[:, -1]
     if equal:  # heterogeneous data, every L_i equal to the draw's L_AM
@@ -171,7 +171,7 @@ class FederatedLogistic:
     def client_grads(self, x: jax.Array) -> jax.Array:
         margins = self.y * (self.Z @ x)
         coef = -self.y * jax.nn.sigmoid(-margins) / self.Z.shape[1]
-        return jnp.einsum("nm,nmd->nd", coef, self.Z) + self.ridge * x
+        return jnp.einsum("nm,nmd->nd", coef, self.Z) + self.ridge * x[None, :]
 
     def grad(self, x: jax.Array) -> jax.Array:
         return self.client_grads(x).mean(axis=0)

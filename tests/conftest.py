@@ -30,7 +30,8 @@ def _family_of(item) -> str | None:
 
 
 FAMILIES = ("bilevel", "classical", "coordinate_descent", "deep_linear", "games", "matrix_sensing",
-            "monotone", "primal_dual", "robust_recovery", "sgd_stability")
+            "monotone", "primal_dual", "robust_recovery", "sgd_stability",
+            "error_feedback")
 
 
 def pytest_collection_modifyitems(config, items):

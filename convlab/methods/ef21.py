@@ -45,7 +45,7 @@ def largest(a: jax.Array, k: int) -> jax.Array:
         kth = jax.lax.top_k(a, k)[0][..., -1:]
         return a >= kth
     d = a.shape[-1]
-    beats = (a[..., None, :] > a[..., :, None]) & ~jnp.eye(d, dtype=bool)
+    beats = (a[..., None, :] > a[..., :, None]) & ~jnp.eye(d, dtype=bool).reshape((1,) * (a.ndim - 1) + (d, d))
     return beats.sum(axis=-1) < k
 
 

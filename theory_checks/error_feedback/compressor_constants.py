@@ -99,7 +99,9 @@ def draw(ev: Evidence, verdict: Verdict, fig) -> None:
 
 
 def negative_controls(ev: Evidence):
-    """ξ = β/θ (no square root); θ = α; a Top-k keeping k - 1 entries (contraction above 1 - α)."""
+    """ξ = β/θ (no square root); θ = α; a Top-k keeping k - 1 entries (its contraction at
+    |v_j| equal, 1 - (k-1)/d, in place of the measured one)."""
     yield "ξ = β/θ", dataclasses.replace(ev, xi_closed=ev.beta_closed / ev.theta_closed)
     yield "θ = α", dataclasses.replace(ev, theta_closed=ev.alphas)
-    yield "k - 1 kept", dataclasses.replace(ev, worst_random=ev.worst_random + 1.0 / 30)
+    kept = np.asarray([(k - 1) / d for k, d in SHAPES])   # Top-(k-1) at |v_j| equal
+    yield "k - 1 kept", dataclasses.replace(ev, attained=1.0 - kept)

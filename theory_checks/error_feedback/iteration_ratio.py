@@ -18,35 +18,51 @@ from theory_checks.verdict import Verdict
 ID, KIND = "error_feedback.iteration-ratio", "slope"
 CITATION = I.CITE_W
 STATEMENT = ("iterations to ||∇f||² <= 1e-6 ||∇f(x0)||², EF21 @ γ_QM / EF21 @ γ_AM = ρ = "
-             "(L + L_QM ξ)/(L + L_AM ξ) ± 5% at h = 1, 10, 100 (n = 20, d = 30, Top-3; CI over "
-             "client draws)")
+             "(L + L_QM ξ)/(L + L_AM ξ) ± 5% (n = 20, d = 30; Top-3, ξ = 18.5, h = 1, 10, 100; "
+             "Top-15, ξ = 2.41, h = 10, 100, where ρ is 8-18% below L_QM/L_AM; CI over client draws)")
 SIZES = {"quick": dict(draws=4, steps=10000), "full": dict(draws=12, steps=14000)}
 TOL = 0.05   # the issue's "~5%": the model "iterations ∝ 1/γ" is exact only as γλ -> 0
+SETTINGS = ((I.K, I.HS), (15, (10.0, 100.0)))   # (k, hs); Top-15 runs take steps // 4
+TOP15_STEPS = 4
 
 
 @dataclasses.dataclass(frozen=True)
 class Evidence:
-    hs: np.ndarray             # per instance
+    k: np.ndarray              # Top-k's k per instance
+    hs: np.ndarray             # h per instance
     iterations: np.ndarray     # [2 (γ_QM, γ_AM), instance], inf = not reached
     rho: np.ndarray            # predicted, independent constants, per instance
     qm_over_am: np.ndarray     # L_QM/L_AM, independent
     l_over_am: np.ndarray      # L/L_AM, independent
-    xi: float                  # ξ by numeric minimisation
+    xi: np.ndarray             # ξ by numeric minimisation, per instance
     steps: int
 
 
 def measure(*, draws: int, steps: int) -> Evidence:
-    batch = I.quadratics(draws, 31)
-    gammas = I.theory_steps(batch, I.alpha())
-    iters = []
-    for j, step in enumerate(("qm", "am")):
-        out = I.run_batch(I.method(False), batch, gammas[step], steps=steps, salt=40 + j)
-        iters.append(I.iterations_to(out["k"], out["g"]))
-    c = I.independent_constants(batch)
-    xi, _ = T.xi_numeric(I.alpha())
-    rho = (c["L"] + c["L_QM"] * xi) / (c["L"] + c["L_AM"] * xi)
-    return Evidence(np.repeat(np.asarray(I.HS), draws), np.asarray(iters), rho,
-                    c["L_QM"] / c["L_AM"], c["L"] / c["L_AM"], xi, steps)
+    cols = {name: [] for name in ("k", "hs", "it", "rho", "qa", "la", "xi")}
+    for j, (k, hs) in enumerate(SETTINGS):
+        batch = I.quadratics(draws, 31, hs)
+        a = I.alpha("top_k", k)
+        gammas = I.theory_steps(batch, a)
+        horizon = steps if k == I.K else steps // TOP15_STEPS
+        iters = []
+        for i, step in enumerate(("qm", "am")):
+            out = I.run_batch(I.method(False, k=k), batch, gammas[step], steps=horizon,
+                              salt=40 + 2 * j + i)
+            iters.append(I.iterations_to(out["k"], out["g"]))
+        c = I.independent_constants(batch)
+        xi, _ = T.xi_numeric(a)
+        size = len(hs) * draws
+        cols["k"].append(np.full(size, k))
+        cols["hs"].append(np.repeat(np.asarray(hs), draws))
+        cols["it"].append(np.asarray(iters))
+        cols["rho"].append((c["L"] + c["L_QM"] * xi) / (c["L"] + c["L_AM"] * xi))
+        cols["qa"].append(c["L_QM"] / c["L_AM"])
+        cols["la"].append(c["L"] / c["L_AM"])
+        cols["xi"].append(np.full(size, xi))
+    cat = {name: np.concatenate(v, axis=-1) for name, v in cols.items()}
+    return Evidence(cat["k"], cat["hs"], cat["it"], cat["rho"], cat["qa"], cat["la"], cat["xi"],
+                    steps)
 
 
 def relative(ev: Evidence) -> np.ndarray:
@@ -55,24 +71,30 @@ def relative(ev: Evidence) -> np.ndarray:
         return ev.iterations[0] / ev.iterations[1] / ev.rho
 
 
+def groups(ev: Evidence):
+    """``(name, mask)`` per (k, h) setting."""
+    for k in np.unique(ev.k):
+        for h in np.unique(ev.hs[ev.k == k]):
+            yield f"Top-{k:d}, h={h:g}", (ev.k == k) & (ev.hs == h)
+
+
 def judge(ev: Evidence) -> Verdict:
     rel = relative(ev)
-    parts = {}
-    for h in np.unique(ev.hs):
-        values = rel[ev.hs == h]
-        if not np.all(np.isfinite(ev.iterations[:, ev.hs == h])):   # censored: never holds
+    parts, ratio_, rho_, qa_ = {}, {}, {}, {}
+    for name, sel in groups(ev):
+        values = rel[sel]
+        if not np.all(np.isfinite(ev.iterations[:, sel])):   # censored: never holds
             fit = kinds.mean_fit(np.where(np.isfinite(values), values, 0.0))._replace(
                 ci_low=float("nan"), ci_high=float("nan"))
         else:
             fit = kinds.mean_fit(values)
-        parts[f"h={h:g}"] = kinds.slope(fit, 1.0, TOL, what="iteration ratio / ρ")
-    verdict = kinds.combine(parts, f"h={np.unique(ev.hs)[-1]:g}")
-    verdict.details["mean_ratio"] = {f"h={h:g}": float(np.mean(ev.iterations[0][ev.hs == h]
-                                                            / ev.iterations[1][ev.hs == h]))
-                                     for h in np.unique(ev.hs)}
-    verdict.details["mean_rho"] = {f"h={h:g}": float(ev.rho[ev.hs == h].mean()) for h in np.unique(ev.hs)}
-    verdict.details["mean_qm_over_am"] = {f"h={h:g}": float(ev.qm_over_am[ev.hs == h].mean())
-                                          for h in np.unique(ev.hs)}
+        parts[name] = kinds.slope(fit, 1.0, TOL, what="iteration ratio / ρ")
+        with np.errstate(invalid="ignore"):
+            ratio_[name] = float(np.mean(ev.iterations[0][sel] / ev.iterations[1][sel]))
+        rho_[name] = float(ev.rho[sel].mean())
+        qa_[name] = float(ev.qm_over_am[sel].mean())
+    verdict = kinds.combine(parts, f"Top-{I.K}, h={max(I.HS):g}")
+    verdict.details.update(mean_ratio=ratio_, mean_rho=rho_, mean_qm_over_am=qa_)
     return verdict
 
 
@@ -80,24 +102,27 @@ def draw(ev: Evidence, verdict: Verdict, fig) -> None:
     ax = fig.axes[0]
     ratio = ev.iterations[0] / ev.iterations[1]
     r = np.linspace(1.0, max(3.2, ev.qm_over_am.max() * 1.05), 100)
-    for h in np.unique(ev.hs):
-        sel = ev.hs == h
-        ax.plot(ev.qm_over_am[sel], ratio[sel], "o", ms=4, label=f"measured, h = {h:g}")
-    lam = np.median(ev.l_over_am)
-    ax.plot(r, (lam + r * ev.xi) / (lam + ev.xi), "k-", lw=1,
-            label=f"ρ = (L + L_QM ξ)/(L + L_AM ξ), L/L_AM = {lam:.2f}")
+    for i, (name, sel) in enumerate(groups(ev)):
+        ax.plot(ev.qm_over_am[sel], ratio[sel], "os"[int(ev.k[sel][0] != I.K)], ms=4,
+                color=f"C{i}", label=f"measured, {name}")
+    for k in np.unique(ev.k):
+        sel = ev.k == k
+        lam, xi = np.median(ev.l_over_am[sel]), float(ev.xi[sel][0])
+        curve = (lam + r * xi) / (lam + xi)
+        ax.plot(r, curve, "k-" if k == I.K else "k--", lw=1,
+                label=f"ρ, Top-{k:d} (ξ = {xi:.2f}, L/L_AM = {lam:.2f})")
+        ax.fill_between(r, (1 - TOL) * curve, (1 + TOL) * curve, color="0.85", alpha=0.6)
     ax.plot(r, r, "k:", lw=0.8, label="L_QM/L_AM")
-    ax.fill_between(r, (1 - TOL) * (lam + r * ev.xi) / (lam + ev.xi),
-                    (1 + TOL) * (lam + r * ev.xi) / (lam + ev.xi), color="0.85", label="±5%")
     ax.set_xlabel("L_QM / L_AM")
     ax.set_ylabel("iterations EF21(γ_QM) / EF21(γ_AM)")
     ax.legend(fontsize=6)
-    ax.set_title(f"iteration ratio vs ρ: {verdict.status}", fontsize=9)
+    ax.set_title(f"iteration ratio vs ρ (bands ±5%): {verdict.status}", fontsize=9)
 
 
 def negative_controls(ev: Evidence):
-    """Predictions with ξ -> 0 (ρ = 1: 'no gain') and ρ replaced by (L_QM/L_AM)² (a wrong
-    level); the γ_QM run's counts swapped with the γ_AM run's."""
+    """Predictions ρ = 1 ('no gain'), ρ = L_QM/L_AM (its α -> 0 limit: wrong for Top-15) and
+    (L_QM/L_AM)²; the γ_QM run's counts swapped with the γ_AM run's."""
     yield "ρ = 1", dataclasses.replace(ev, rho=np.ones_like(ev.rho))
+    yield "ρ = L_QM/L_AM", dataclasses.replace(ev, rho=ev.qm_over_am)
     yield "ρ = (L_QM/L_AM)²", dataclasses.replace(ev, rho=ev.qm_over_am ** 2)
     yield "runs swapped", dataclasses.replace(ev, iterations=ev.iterations[::-1])

@@ -37,7 +37,7 @@ class Evidence:
     alpha: float
 
 
-def _measure(*, draws: int, steps: int, bound_theta=None) -> Evidence:
+def measure(*, draws: int, steps: int) -> Evidence:
     batch = I.quadratics(draws, 11)
     a = I.alpha()
     gammas = I.theory_steps(batch, a)
@@ -52,10 +52,6 @@ def _measure(*, draws: int, steps: int, bound_theta=None) -> Evidence:
     hs = np.repeat(np.asarray(I.HS), draws)
     return Evidence(tuple(c[0] for c in CASES), out["k"][1:], np.asarray(means), np.asarray(bounds),
                     hs, a)
-
-
-def measure(*, draws: int, steps: int) -> Evidence:
-    return _measure(draws=draws, steps=steps)
 
 
 def judge(ev: Evidence) -> Verdict:

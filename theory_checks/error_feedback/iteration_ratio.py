@@ -1,8 +1,9 @@
 """error_feedback.iteration-ratio: the iterations to ||∇f||² <= 1e-6 ||∇f(x0)||² of EF21 at
-γ_QM over EF21 at γ_AM equal ρ = (L + L_QM ξ)/(L + L_AM ξ) within 5% at every h ∈ {1, 10, 100}
-(mean over client draws with a bootstrap CI; ρ from constants recomputed in NumPy and ξ by
-numeric minimisation). Richtárik, Gasanov, Burlachenko 2024 (abstract) [text]; ρ as the
-iteration ratio while progress ∝ γ [derived] (NOTES.md)."""
+γ_QM over EF21 at γ_AM equal ρ = (L + L_QM ξ)/(L + L_AM ξ) within 5% (mean over client draws
+with a bootstrap CI) for Top-3 at h ∈ {1, 10, 100} and for Top-15 at h ∈ {10, 100}, where ρ and
+L_QM/L_AM are told apart; ρ from constants recomputed in NumPy and ξ by numeric minimisation.
+Richtárik, Gasanov, Burlachenko 2024 (abstract) [text]; ρ as the iteration ratio while
+progress ∝ γ [derived] (NOTES.md)."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ class Evidence:
     k: np.ndarray
 
 
-def _measure(*, draws: int, steps: int, weighted_method=None) -> Evidence:
+def measure(*, draws: int, steps: int) -> Evidence:
     batch = I.quadratics(draws, 51, HS)
     x_star = np.linalg.norm(np.asarray(batch.x_star), axis=-1)
     gaps, iters, curves = [], [], []
@@ -43,7 +43,7 @@ def _measure(*, draws: int, steps: int, weighted_method=None) -> Evidence:
         a = I.alpha(comp)
         gammas = I.theory_steps(batch, a)
         plain = I.method(False, compressor=comp)
-        weighted = I.method(True, compressor=comp) if weighted_method is None else weighted_method(comp)
+        weighted = I.method(True, compressor=comp)
         runs = [I.run_batch(plain, batch, gammas["qm"], steps=steps, salt=60 + c, record_x=True),
                 I.run_batch(plain, batch, gammas["am"], steps=steps, salt=60 + c, record_x=True),
                 I.run_batch(weighted, batch, gammas["am"], steps=steps, salt=60 + c, record_x=True)]
@@ -53,10 +53,6 @@ def _measure(*, draws: int, steps: int, weighted_method=None) -> Evidence:
         curves.append([np.median(r["g"] / r["g"][:, :1], axis=0) for r in runs])
     return Evidence(COMPRESSORS, np.asarray(gaps), np.asarray(iters), np.asarray(curves),
                     runs[0]["k"])
-
-
-def measure(*, draws: int, steps: int) -> Evidence:
-    return _measure(draws=draws, steps=steps)
 
 
 def judge(ev: Evidence) -> Verdict:

@@ -55,7 +55,7 @@ def _family_of(item) -> str | None:
 
 FAMILIES = ("bilevel", "classical", "coordinate_descent", "deep_linear", "games", "matrix_sensing",
             "monotone", "primal_dual", "robust_recovery", "sgd_stability",
-            "worst_case")
+            "worst_case", "error_feedback")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -19,7 +19,8 @@ from theory_checks import registry
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BUILT_IN = ("bilevel", "classical", "coordinate_descent", "deep_linear", "games", "matrix_sensing",
-            "monotone", "primal_dual", "robust_recovery", "sgd_stability", "worst_case")
+            "monotone", "primal_dual", "robust_recovery", "sgd_stability", "worst_case",
+            "error_feedback")
 
 
 def _python(code: str, *, cwd: pathlib.Path, env: dict | None = None) -> subprocess.CompletedProcess:

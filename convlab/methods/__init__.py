@@ -10,6 +10,8 @@ from convlab.methods.coordinate_descent import (CoordinateState, block_coordinat
                                                 gauss_southwell_lipschitz,
                                                 greedy_block_coordinate_descent,
                                                 lipschitz_sampling, random_coordinate)
+# (EF21 itself stays convlab.methods.ef21.ef21: the name is the module's)
+from convlab.methods.ef21 import EF21State, ef21_w
 from convlab.methods.extragradient import EAGState, EGState, VREGState, eag, eg, vr_eg
 from convlab.methods.game_dynamics import GameState, euclidean_pg, natural_pg, projected_euler, rk4
 from convlab.methods.gd import GDState, gd
@@ -39,4 +41,5 @@ __all__ = ["Method", "make_method", "gd", "GDState", "halpern", "HalpernState",
            "gauss_southwell_lipschitz", "block_coordinate_descent", "greedy_block_coordinate_descent",
            "CoordinateState", "pdhg", "pdhg_accelerated", "pdhg_adaptive", "PDHGState",
            "AcceleratedPDHGState", "AdaptivePDHGState", "sgd", "SGDState",
-           "fgm", "FGMState", "ogm", "OGMState", "heavy_ball", "HeavyBallState", "proximal_point", "ProximalPointState"]
+           "fgm", "FGMState", "ogm", "OGMState", "heavy_ball", "HeavyBallState", "proximal_point",
+           "ProximalPointState", "ef21_w", "EF21State"]

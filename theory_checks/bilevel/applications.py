@@ -156,6 +156,8 @@ def judge(ev: Evidence) -> Verdict:
     status, details, worst = compare(ev.tuned, ev.budget, "final Φ at an equal oracle budget")
     numbers = premise_numbers(ev.premise["hypergrad_norm"], ev.premise["smoothness"])
     details["premise_along_training"] = numbers
+    best = lambda k: np.concatenate([t.traces[k][t.best].ravel() for t in ev.tuned.values()])
+    details["premise_best_steps"] = premise_numbers(best("hypergrad_norm"), best("smoothness"))
     details["premise_ray"] = premise_numbers(ev.premise["ray_hypergrad_norm"], ev.premise["ray_smoothness"])
     details["premise_met"] = premise_met(numbers)
     details["edge_hits_per_round"] = ev.hits

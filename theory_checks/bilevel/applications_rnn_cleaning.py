@@ -82,6 +82,7 @@ def draw(ev: Evidence, verdict: Verdict, fig) -> None:
         ax.set_ylabel("clean test error of the lower iterate")
         if ref is not None:
             ax.axhline(ref, color="0.3", ls="--", lw=1.0, label=f"weights never move ({ref:.3f})")
+        ax.legend(fontsize=6)
     fig.suptitle(f"hyper-cleaning over an RNN lower level (outside the premise): {verdict.status} "
                  f"(worst ratio {verdict.measured:.3f} vs {verdict.details['worst']})", fontsize=9)
 

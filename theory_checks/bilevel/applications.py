@@ -67,7 +67,6 @@ def _measure(*, seeds: int, budget: int, records: int, problem: dict) -> Evidenc
 
 def ray_points(p) -> dict[str, np.ndarray]:
     """‖∇Φ‖ and the local smoothness at ``x0`` with ``W_hh`` scaled by :data:`RAY`."""
-    flat, unravel = jax.flatten_util.ravel_pytree(p.x0)
     pts = np.stack([np.asarray(jax.flatten_util.ravel_pytree(dict(p.x0, W_hh=s * p.x0["W_hh"]))[0])
                     for s in RAY])
     return {k: np.asarray(v) for k, v in I.premise_at(p, pts).items()}

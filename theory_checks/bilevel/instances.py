@@ -437,19 +437,6 @@ def tune(app: str, problem: Any, *, budget: int, records: int, keys: jax.Array, 
     return done, hits, seconds
 
 
-def time_warm(name: str, app: str, problem: Any, eta: float, *, steps: int, every: int) -> float:
-    """Seconds of one warm, compiled, single-seed run of ``name`` at ``eta`` (the method's own
-    wall-clock: measured per method)."""
-    m = regime_method(name, eta, app)
-    run = lambda: jax.block_until_ready(convlab.run(m, problem, problem.start, key=jax.random.key(0),
-                                                    num_steps=steps, record_every=every,
-                                                    metrics={}))
-    run()
-    start = time.perf_counter()
-    run()
-    return time.perf_counter() - start
-
-
 # --- a per-process cache of the expensive measurements -------------------------------------------------
 _SHARED: dict[str, Any] = {}
 

@@ -155,7 +155,8 @@ def judge(ev: Evidence) -> Verdict:
     status, details, worst = compare(ev.tuned, ev.budget, "final Φ at an equal oracle budget")
     numbers = premise_numbers(ev.premise["hypergrad_norm"], ev.premise["smoothness"])
     details["premise_along_training"] = numbers
-    best = lambda k: np.concatenate([t.traces[k][t.best].ravel() for t in ev.tuned.values()])
+    best = lambda k: np.concatenate([np.ravel(t.traces[k][t.best]) if k in t.traces else np.zeros(0)
+                                     for t in ev.tuned.values()])
     details["premise_best_steps"] = premise_numbers(best("hypergrad_norm"), best("smoothness"))
     details["premise_ray"] = premise_numbers(ev.premise["ray_hypergrad_norm"], ev.premise["ray_smoothness"])
     details["premise_met"] = premise_met(numbers)

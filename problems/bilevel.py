@@ -118,6 +118,8 @@ __all__ = [
     "hypergrad_norm", "upper_value", "lower_gap", "test_accuracy", "divergence_threshold",
     "SYNTHETIC_KINDS", "MultiBlockBilevel", "make_multi_block", "multiblock_hypergrad_norm",
     "multiblock_upper_value", "multiblock_oracle_calls",
+    "MetaRepresentation", "make_meta_representation", "local_smoothness", "tanh_rnn",
+    "RNNCleaning", "make_rnn_cleaning", "lower_test_accuracy",
 ]
 
 SYNTHETIC_KINDS = ("exp", "quartic")
@@ -547,6 +549,280 @@ def _hyper_cleaning_arrays(key, ntr, nva, nte, d, C, num_flipped, separation, la
     lam = jnp.asarray(lam, tr_x.dtype)
     return (bias(tr_x), noisy, flipped.astype(tr_x.dtype), bias(va_x), va_y, bias(te_x), te_y, lam,
             jnp.zeros((ntr,), tr_x.dtype), jnp.zeros((d + 1, C), tr_x.dtype), lam)
+
+
+# --- (e) meta hyper-representation: a hand-written tanh RNN encoder as the UPPER variable ---------
+def tanh_rnn(params: Any, seqs: jax.Array) -> jax.Array:
+    """Last hidden state of the Elman RNN ``h_t = tanh(W_in s_t + W_hh h_{t-1} + b)``, ``h_0 = 0``
+    (``params``: dict ``W_in [din, h]``, ``W_hh [h, h]``, ``b [h]``; ``seqs`` ``[..., T, din]``)."""
+    def cell(h, s):
+        b = params["b"].reshape((1,) * (h.ndim - 1) + (-1,))
+        return jnp.tanh(s @ params["W_in"] + h @ params["W_hh"] + b), None
+
+    steps = jnp.moveaxis(seqs, -2, 0)
+    h0 = jnp.zeros(seqs.shape[:-2] + (params["b"].shape[0],), seqs.dtype)
+    return jax.lax.scan(cell, h0, steps)[0]
+
+
+def _bias(h: jax.Array) -> jax.Array:
+    return jnp.concatenate([h, jnp.ones(h.shape[:-1] + (1,), h.dtype)], axis=-1)
+
+
+def _orthogonal(key: jax.Array, h: int) -> jax.Array:
+    return jnp.linalg.qr(jax.random.normal(key, (h, h)))[0]
+
+
+@problem_dataclass
+class MetaRepresentation:
+    """Meta hyper-representation (Hao, Gong & Liu's ``meta_learning`` experiment, synthetic):
+    ``m`` regression tasks on sequences share a tanh-RNN encoder ``x`` (the upper variable);
+    each task ``t`` fits its own ridge head ``y_t`` on ``[φ_x(s), 1]`` from its support set
+    (the lower level); the upper loss is the heads' squared error on the query sets.
+
+    ``g_j(x, y) = Σ_t [½ (y_tᵀφ̃_x(s_tj) - l_tj)² + (λ/2)‖y_t‖²]`` (support sample ``j`` of every
+    task; ``∇²_yy g`` is block diagonal with blocks ``G_t + λI``: ``μ = λ``),
+    ``f_i(x, y) = mean_t ½ (y_tᵀφ̃_x(q_ti) - l'_ti)²`` (query sample ``i`` of every task).
+    ``y*(x)`` is one ridge solve per task; ``∇Φ`` is autodiff through it (the implicit-function
+    hypergradient, exactly). ``direction`` is a fixed unit pytree like ``x`` (the fallback probe
+    of :func:`local_smoothness` where ``∇Φ = 0``).
+
+    Attributes: support_seqs ``[m, n_s, T, din]``, support_labels ``[m, n_s]``, query_seqs,
+    query_labels (``n_q``), lam, x0 (dict), y0 ``[m, h + 1]``, mu, direction; static n_upper
+    (= n_q), n_lower (= n_s), tasks, hidden.
+    """
+
+    support_seqs: jax.Array
+    support_labels: jax.Array
+    query_seqs: jax.Array
+    query_labels: jax.Array
+    lam: jax.Array
+    x0: Any
+    y0: jax.Array
+    mu: jax.Array
+    direction: Any
+    n_upper: Static[int]
+    n_lower: Static[int]
+    tasks: Static[int]
+    hidden: Static[int]
+
+    def features(self, x: Any, seqs: jax.Array) -> jax.Array:
+        return _bias(tanh_rnn(x, seqs))
+
+    def upper(self, x: Any, y: jax.Array, idx: jax.Array) -> jax.Array:
+        phi = self.features(x, self.query_seqs[:, idx])                  # [m, b, h + 1]
+        r = jnp.einsum("mbk,mk->mb", phi, y) - self.query_labels[:, idx]
+        return 0.5 * jnp.mean(jnp.square(r))
+
+    def lower(self, x: Any, y: jax.Array, idx: jax.Array) -> jax.Array:
+        phi = self.features(x, self.support_seqs[:, idx])
+        r = jnp.einsum("mbk,mk->mb", phi, y) - self.support_labels[:, idx]
+        return jnp.sum(0.5 * jnp.mean(jnp.square(r), axis=1) + 0.5 * self.lam * jnp.sum(jnp.square(y), axis=1))
+
+    def y_star(self, x: Any) -> jax.Array:
+        phi = self.features(x, self.support_seqs)
+        n = phi.shape[1]
+        gram = jnp.einsum("mnj,mnk->mjk", phi, phi) / n + self.lam * jnp.eye(phi.shape[-1], dtype=phi.dtype)[None]
+        rhs = jnp.einsum("mnj,mn->mj", phi, self.support_labels) / n
+        return jnp.linalg.solve(gram, rhs[..., None])[..., 0]
+
+    def phi(self, x: Any) -> jax.Array:
+        return self.upper(x, self.y_star(x), jnp.arange(self.n_upper))
+
+    def hypergradient(self, x: Any) -> Any:
+        return jax.grad(self.phi)(x)
+
+    @property
+    def start(self) -> BilevelPoint:
+        return BilevelPoint(self.x0, self.y0)
+
+    def default_metrics(self) -> dict[str, Any]:
+        return {"phi": upper_value, "hypergrad_norm": hypergrad_norm}
+
+
+PROBE = 1e-3  # ‖δ‖ of the local-smoothness probe
+
+
+def local_smoothness(problem: Any, point: BilevelPoint) -> jax.Array:
+    """``‖∇Φ(x + δ) - ∇Φ(x)‖ / ‖δ‖`` with ``δ = PROBE · ∇Φ(x)/‖∇Φ(x)‖`` (``problem.direction``,
+    a fixed unit direction, where ``∇Φ(x) = 0``): a finite-difference estimate of the curvature
+    along the descent direction (Zhang et al.'s smoothness along the trajectory), the quantity the
+    ``(L0, L1)`` premise ``‖∇²Φ‖ ≤ L0 + L1 ‖∇Φ‖`` bounds."""
+    x = point.x
+    grad = problem.hypergradient(x)
+    norm = tree_norm(grad)
+    safe = jnp.where(norm > 0, norm, 1.0)
+    unit = jax.tree.map(lambda g, d: jnp.where(norm > 0, g / safe, d), grad, problem.direction)
+    shifted = jax.tree.map(lambda a, d: a + PROBE * d, x, unit)
+    diff = jax.tree.map(jnp.subtract, problem.hypergradient(shifted), grad)
+    return tree_norm(diff) / PROBE
+
+
+@checked_generator
+def make_meta_representation(key: jax.Array, *, tasks: int = 8, n_support: int = 20,
+                             n_query: int = 20, length: int = 10, dim_in: int = 2, hidden: int = 6,
+                             radius: float = 1.0, teacher_radius: float = 1.0, input_scale: float = 1.0,
+                             lam: float = 0.1, noise: float = 0.1) -> MetaRepresentation:
+    """Synthetic meta hyper-representation: a teacher tanh RNN (recurrent matrix of spectral
+    radius ``teacher_radius``) gives every sequence a state; task ``t``'s label is
+    ``w_tᵀ h*_T + noise`` with its own readout ``w_t``. The student encoder starts with
+    ``W_hh = radius ·`` (a random orthogonal matrix): spectral radius ``radius`` (near 1: the
+    regime of exploding/vanishing gradients, where ``‖∇Φ‖`` and the local smoothness vary
+    together by orders of magnitude; measured in NOTES.md).
+
+    Args:
+      key: PRNG key. tasks: ``m >= 1``. n_support, n_query: samples per task (paper: 20, 20).
+      length, dim_in, hidden: sequence length, input and RNN width.
+      radius, teacher_radius: spectral radii (``> 0``). input_scale: std of the inputs (``> 0``).
+      lam: ridge penalty of the heads (``> 0``; ``μ = λ``). noise: label noise std (``>= 0``).
+    """
+    m = require_int("tasks", tasks, minimum=1)
+    ns = require_int("n_support", n_support, minimum=1)
+    nq = require_int("n_query", n_query, minimum=1)
+    T = require_int("length", length, minimum=1)
+    din = require_int("dim_in", dim_in, minimum=1)
+    hid = require_int("hidden", hidden, minimum=1)
+    require_positive("radius", radius)
+    require_positive("teacher_radius", teacher_radius)
+    require_positive("input_scale", input_scale)
+    require_positive("lam", lam)
+    require_positive("noise", noise, allow_zero=True)
+    arrays = _meta_arrays(key, m, ns, nq, T, din, hid, radius, teacher_radius, input_scale, lam, noise)
+    return MetaRepresentation(*arrays, nq, ns, m, hid)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5, 6))
+def _meta_arrays(key, m, ns, nq, T, din, hid, radius, teacher_radius, input_scale, lam, noise):
+    kt, kti, kw, ks, kq, ke, keq, kx, kxi, kd = jax.random.split(key, 10)
+    teacher = {"W_in": jax.random.normal(kti, (din, hid)) / jnp.sqrt(din),
+               "W_hh": teacher_radius * _orthogonal(kt, hid), "b": jnp.zeros((hid,))}
+    readout = jax.random.normal(kw, (m, hid)) * jnp.sqrt(2.0)
+    sup = input_scale * jax.random.normal(ks, (m, ns, T, din))
+    que = input_scale * jax.random.normal(kq, (m, nq, T, din))
+    label = lambda seqs, k: (jnp.einsum("mnh,mh->mn", tanh_rnn(teacher, seqs), readout)
+                             + noise * jax.random.normal(k, seqs.shape[:2]))
+    x0 = {"W_in": jax.random.normal(kxi, (din, hid)) / jnp.sqrt(din),
+          "W_hh": radius * _orthogonal(kx, hid), "b": jnp.zeros((hid,))}
+    direction = jax.tree.map(lambda a: jax.random.normal(kd, a.shape, a.dtype), x0)
+    norm = tree_norm(direction)
+    direction = jax.tree.map(lambda a: a / norm, direction)
+    lam = jnp.asarray(lam, sup.dtype)
+    return (sup, label(sup, ke), que, label(que, keq), lam, x0, jnp.zeros((m, hid + 1), sup.dtype),
+            lam, direction)
+
+
+# --- (f) hyper-cleaning over an RNN lower level (code-faithful; outside the theory's premise) ----
+@problem_dataclass
+class RNNCleaning:
+    """Data hyper-cleaning as the paper's code does it: ``x_i`` is the logit of the weight
+    ``σ(x_i)`` of training sequence ``i`` (the upper variable); the LOWER variable is a whole
+    tanh-RNN classifier ``y = {W_in, W_hh, b, head}`` (max-pooled hidden states, linear head),
+    ``g_j = σ(x_j) CE(y; s_j, ỹ_j) + 1e-4 ‖y‖²`` with a known fraction of flipped labels ``ỹ``;
+    upper: cross-entropy of ``y`` on a clean validation split. ``g`` is not strongly convex in
+    ``y`` (an RNN) and ``f`` is not relaxed smooth in ``x`` in any sense the theory uses: outside
+    the premise of Hao, Gong & Liu's analysis. No exact ``y*``: the recorded metric is the clean
+    test accuracy of the method's own lower iterate."""
+
+    train_seqs: jax.Array
+    train_labels: jax.Array     # corrupted
+    flipped: jax.Array
+    val_seqs: jax.Array
+    val_labels: jax.Array
+    test_seqs: jax.Array
+    test_labels: jax.Array
+    decay: jax.Array
+    x0: jax.Array
+    y0: Any
+    n_upper: Static[int]
+    n_lower: Static[int]
+    num_classes: Static[int]
+
+    def logits(self, y: Any, seqs: jax.Array) -> jax.Array:
+        def cell(h, s):
+            h = jnp.tanh(s @ y["W_in"] + h @ y["W_hh"] + y["b"][None, :])
+            return h, h
+
+        h0 = jnp.zeros(seqs.shape[:1] + y["b"].shape, seqs.dtype)
+        states = jax.lax.scan(cell, h0, jnp.moveaxis(seqs, 1, 0))[1]     # [T, n, h]
+        return _bias(jnp.max(states, axis=0)) @ y["head"]
+
+    def _ce(self, y: Any, seqs: jax.Array, labels: jax.Array) -> jax.Array:
+        logp = jax.nn.log_softmax(self.logits(y, seqs), axis=1)
+        return -jnp.take_along_axis(logp, labels[:, None], axis=1)[:, 0]
+
+    def upper(self, x: jax.Array, y: Any, idx: jax.Array) -> jax.Array:
+        return jnp.mean(self._ce(y, self.val_seqs[idx], self.val_labels[idx]))
+
+    def lower(self, x: jax.Array, y: Any, idx: jax.Array) -> jax.Array:
+        ce = self._ce(y, self.train_seqs[idx], self.train_labels[idx])
+        return jnp.mean(jax.nn.sigmoid(x[idx]) * ce) + self.decay * tree_norm(y) ** 2
+
+    def accuracy_of(self, y: Any) -> jax.Array:
+        pred = jnp.argmax(self.logits(y, self.test_seqs), axis=1)
+        return jnp.mean(pred == self.test_labels)
+
+    @property
+    def start(self) -> BilevelPoint:
+        return BilevelPoint(self.x0, self.y0)
+
+    def default_metrics(self) -> dict[str, Any]:
+        return {"accuracy": lower_test_accuracy}
+
+
+def lower_test_accuracy(problem: RNNCleaning, point: BilevelPoint) -> jax.Array:
+    """Clean test accuracy of the method's lower iterate ``point.y`` (no exact ``y*`` exists)."""
+    return problem.accuracy_of(point.y)
+
+
+lower_test_accuracy.__test__ = False
+
+
+@checked_generator
+def make_rnn_cleaning(key: jax.Array, *, n_train: int = 128, n_val: int = 64, n_test: int = 256,
+                      length: int = 6, dim_in: int = 2, hidden: int = 4, num_classes: int = 2,
+                      corruption: float = 0.3, decay: float = 1e-4) -> RNNCleaning:
+    """Hyper-cleaning of sequence labels over a small RNN lower level (the paper code's
+    ``data_cleaning`` structure at toy size). Labels: ``max_t tanh(w·s_t)`` binned into
+    ``num_classes`` balanced classes (a max-pooled RNN can represent it); exactly
+    ``round(corruption · n_train)`` training labels replaced by a different class.
+
+    Args:
+      key: PRNG key. n_train, n_val, n_test: split sizes. length, dim_in, hidden: sizes.
+      num_classes: ``C >= 2``. corruption: fraction ``∈ [0, 1)`` flipped. decay: ``>= 0``, the
+      lower level's ``‖y‖²`` weight (paper code: 1e-4).
+    """
+    ntr = require_int("n_train", n_train, minimum=2)
+    nva = require_int("n_val", n_val, minimum=1)
+    nte = require_int("n_test", n_test, minimum=1)
+    T = require_int("length", length, minimum=1)
+    din = require_int("dim_in", dim_in, minimum=1)
+    hid = require_int("hidden", hidden, minimum=1)
+    C = require_int("num_classes", num_classes, minimum=2)
+    require_in_range("corruption", corruption, 0.0, 1.0, closed="left")
+    require_positive("decay", decay, allow_zero=True)
+    flips = int(round(float(corruption) * ntr))
+    arrays = _rnn_cleaning_arrays(key, ntr, nva, nte, T, din, hid, C, flips, decay)
+    return RNNCleaning(*arrays, nva, ntr, C)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5, 6, 7, 8))
+def _rnn_cleaning_arrays(key, ntr, nva, nte, T, din, hid, C, flips, decay):
+    kw, ktr, kva, kte, kp, ks, ki, kh, kr = jax.random.split(key, 9)
+    w_true = jax.random.normal(kw, (din,))
+
+    def split(k, n):
+        seqs = jax.random.normal(k, (n, T, din))
+        return seqs, jnp.max(jnp.tanh(seqs @ w_true), axis=1)
+
+    (tr, s_tr), (va, s_va), (te, s_te) = split(ktr, ntr), split(kva, nva), split(kte, nte)
+    edges = jnp.quantile(s_tr, jnp.linspace(0.0, 1.0, C + 1)[1:-1])   # balanced classes
+    tr_y, va_y, te_y = (jnp.searchsorted(edges, s).astype(jnp.int32) for s in (s_tr, s_va, s_te))
+    flipped = jax.random.permutation(kp, ntr) < flips
+    noisy = jnp.where(flipped, (tr_y + jax.random.randint(ks, (ntr,), 1, C)) % C, tr_y)
+    y0 = {"W_in": jax.random.normal(ki, (din, hid)) / jnp.sqrt(din),
+          "W_hh": _orthogonal(kr, hid), "b": jnp.zeros((hid,)),
+          "head": jax.random.normal(kh, (hid + 1, C)) / jnp.sqrt(hid + 1)}
+    return (tr, noisy, flipped.astype(tr.dtype), va, va_y, te, te_y, jnp.asarray(decay, tr.dtype),
+            jnp.zeros((ntr,), tr.dtype), y0)
 
 
 # --- (d) multi-block problems (Hu, Qiu, Guo, Zhang & Yang, ICML 2023) ----------------------------

@@ -8,9 +8,10 @@ Usage::
 The same machinery as ``convlab figures bilevel`` (which enables float64): each claim of
 ``theory_checks/bilevel/`` is measured, judged and drawn to ``DIR/<claim id>.png`` (min ‖∇Φ‖ vs
 oracle calls across budgets, the fixed-step divergence contrast, lower-level calls vs the period
-I, BO-REP vs baselines on hyper-representation and hyper-cleaning, BSVRB's iterations to ε
+I, BO-REP vs baselines on the meta hyper-representation (with the premise: local smoothness vs
+‖∇Φ‖) and on RNN hyper-cleaning, vs oracle calls and measured seconds, BSVRB's iterations to ε
 against I and B), and the figure groups ``bilevel.stationarity_vs_calls.png`` (every method,
-log-log), ``bilevel.applications.png`` (vs oracle calls and vs wall-clock seconds) and
+log-log), ``bilevel.ridge_observation.png`` (the weighted-ridge observation) and
 ``bilevel.multiblock.png`` are written too. Nothing is plotted here.
 """
 

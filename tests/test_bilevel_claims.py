@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from convlab.methods import bilevel as B
-from theory_checks.bilevel import applications
+import dataclasses
+
+from theory_checks.bilevel import applications, applications_rnn_cleaning, ridge_observation
 from theory_checks.bilevel import instances as I
 
 
@@ -52,50 +54,87 @@ def test_lower_calls_are_those_the_methods_report():
 
 
 @pytest.mark.parametrize("mode", ["quick", "full"])
-def test_cleaning_instance_of_the_claim_rewards_cleaning(mode):
-    """The applications claim's hyper-cleaning instance is well posed at both sizes: at the exact
-    lower level, oracle-clean weights have a small test error, far below uniform weights (every
-    method's start)."""
-    ref = I.cleaning_references(I.app_problem("cleaning", **applications.SIZES[mode]["clean"]))
+def test_ridge_observation_cleaning_instance_rewards_cleaning(mode):
+    """The weighted-ridge observation's hyper-cleaning instance is well posed at both sizes: at the
+    exact lower level, oracle-clean weights have a small test error, far below uniform weights."""
+    ref = I.cleaning_references(I.app_problem("cleaning", **ridge_observation.SIZES[mode]["clean"]))
     assert ref["oracle"] <= 0.05 and ref["uniform"] - ref["oracle"] >= 0.2, ref
 
 
-def test_applications_figure_draws_the_cleaning_references(tmp_path):
+def test_ridge_observation_figure_draws_the_cleaning_references(tmp_path):
     from convlab.plots import new_figure, save_figure
     curve = lambda: I.MethodResult(np.asarray([0.1, 0.2]), 1.0, np.asarray([0.15] * 3),
                                    np.arange(1.0, 4.0), (0.1, 1.0, 10.0),
                                    np.asarray([[0.6, 0.8, 0.9], [0.5, 0.7, 0.95]]), 3)
-    ev = applications.Evidence({"cleaning": I.AppResult({"bo_rep": curve(), "ttsa": curve()},
-                                                        "test error",
-                                                        {"uniform": 0.35, "oracle": 0.01})})
-    verdict = applications.judge(ev)
+    ev = ridge_observation.Evidence({"cleaning": I.AppResult({"bo_rep": curve(), "ttsa": curve()},
+                                                             "test error",
+                                                             {"uniform": 0.35, "oracle": 0.01})})
+    verdict = ridge_observation.judge(ev)
     assert verdict.details["cleaning_reference_test_error"] == {"uniform": 0.35, "oracle": 0.01}
     fig, _ = new_figure()
-    applications.draw(ev, verdict, fig)
+    ridge_observation.draw(ev, verdict, fig)
     levels = {round(float(l.get_ydata()[0]), 3) for l in fig.axes[0].lines if len(set(l.get_ydata())) == 1}
     assert {0.35, 0.01} <= levels
     assert save_figure(fig, tmp_path / "apps.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_applications_judge_holds_when_bo_rep_is_better():
-    ev = applications.two_methods([0.20, 0.21, 0.19, 0.20], [0.30, 0.31, 0.29, 0.30])
-    assert applications.judge(ev).status == "holds"
+@pytest.mark.parametrize("claim", [applications, applications_rnn_cleaning])
+def test_applications_judge_holds_when_bo_rep_is_better(claim):
+    ev = claim.two_methods([0.20, 0.21, 0.19, 0.20], [0.30, 0.31, 0.29, 0.30])
+    assert claim.judge(ev).status == "holds"
 
 
-def test_applications_loss_against_an_edge_tuned_method_is_inconclusive():
-    ev = applications.two_methods([0.30, 0.31, 0.29, 0.30], [0.20, 0.21, 0.19, 0.20], edge=True)
-    verdict = applications.judge(ev)
+@pytest.mark.parametrize("claim", [applications, applications_rnn_cleaning])
+def test_applications_loss_against_an_edge_tuned_method_is_inconclusive(claim):
+    ev = claim.two_methods([0.30, 0.31, 0.29, 0.30], [0.20, 0.21, 0.19, 0.20], edge=True)
+    verdict = claim.judge(ev)
     assert verdict.status == "inconclusive" and "grid" in verdict.details["reason"]
 
 
-def test_applications_at_quick_size_lose_to_interior_tuned_baselines(measured):
-    """The documented disagreement (NOTES.md): on hyper-cleaning BO-REP is significantly worse
-    than TTSA and StocBiO, both tuned at interior steps of their grids."""
+def test_applications_outside_the_regime_is_inconclusive():
+    """A win on an ordinarily smooth instance (local smoothness flat in ‖∇Φ‖) is not a win in the
+    regime the claim names."""
+    ev = applications.two_methods([0.20, 0.21, 0.19, 0.20], [0.30, 0.31, 0.29, 0.30])
+    flat = dict(ev.premise, smoothness=np.full_like(ev.premise["smoothness"], 3.0))
+    verdict = applications.judge(dataclasses.replace(ev, premise=flat))
+    assert verdict.status == "inconclusive" and not verdict.details["premise_met"]
+
+
+def test_applications_unequal_budgets_are_inconclusive():
+    ev = applications.two_methods([0.20, 0.21, 0.19, 0.20], [0.30, 0.31, 0.29, 0.30])
+    short = dict(ev.tuned, soba=dataclasses.replace(ev.tuned["soba"], calls=np.asarray([0.0, 20.0, 50.0])))
+    verdict = applications.judge(dataclasses.replace(ev, tuned=short))
+    assert verdict.status == "inconclusive" and not verdict.details["equal_budget"]
+
+
+def test_grid_widens_alike_for_every_method(monkeypatch):
+    """A best step at the grid's edge adds one point on that side to every method's grid."""
+    calls = []
+
+    def fake_sweep(name, app, problem, grid, *, steps, every, keys):
+        calls.append((name, tuple(grid)))
+        g = np.asarray(grid)[:, None, None]
+        loss = np.broadcast_to(np.abs(np.log10(g) - np.log10(I.REGIME_GRIDS["rnn_cleaning"][0] / 5)), (len(grid), 2, 3))
+        import convlab
+        return convlab.Trace(np.zeros(3), np.asarray([0.0, 50.0, 100.0]) + np.zeros((len(grid), 2, 3)),
+                             {"accuracy": 1.0 - loss}, -np.ones((len(grid), 2), int))
+
+    monkeypatch.setattr(I, "regime_sweep", fake_sweep)
+    monkeypatch.setattr(I, "regime_steps", lambda *a, **k: (10, 5))
+    done, hits, _ = I.tune("rnn_cleaning", None, budget=100, records=2, keys=I.seeds(2, 0),
+                           metric="accuracy", methods_=("bo_rep", "soba"))
+    assert hits[0] == {"bo_rep": "low", "soba": "low"} and len(hits) == 3
+    assert done["bo_rep"].grid == done["soba"].grid and len(done["soba"].grid) == len(I.REGIME_GRIDS["rnn_cleaning"]) + 2
+    assert done["bo_rep"].grid[0] == pytest.approx(I.REGIME_GRIDS["rnn_cleaning"][0] / I.WIDEN ** 2)
+
+
+def test_applications_at_quick_size_are_in_the_regime_and_settled(measured):
+    """The regime claim's instance meets its premise (‖∇Φ‖ and the local smoothness span >= 2
+    decades and rise together), the budgets are equal, and the verdict is the documented one."""
     _, ev, verdict = measured("bilevel.applications")
-    assert verdict.status == applications.QUICK_VERDICT == "violated"
-    for name in ("ttsa", "stocbio"):
-        assert verdict.details[f"cleaning/{name}"]["status"] == "violated"
-        assert not verdict.details["best_step_at_grid_edge"][f"cleaning/{name}"]
+    assert verdict.details["premise_met"], verdict.details["premise_along_training"]
+    assert verdict.details["equal_budget"], verdict.details["final_oracle_calls"]
+    assert verdict.status == applications.QUICK_VERDICT
 
 
 # --- issue 13: the rules are equivalence tests, never vacuous; the reference is independent -----------

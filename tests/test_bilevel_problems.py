@@ -217,6 +217,12 @@ def test_divergence_threshold_separates_growth_from_contraction():
     (P.make_hyper_representation, {"label_noise": 0.5}, "label_noise"),
     (P.make_hyper_cleaning, {"corruption": 1.0}, "corruption"),
     (P.make_hyper_cleaning, {"num_classes": 1}, "num_classes"),
+    (P.make_meta_representation, {"radius": 0.0}, "radius"),
+    (P.make_meta_representation, {"tasks": 0}, "tasks"),
+    (P.make_meta_representation, {"lam": -1.0}, "lam"),
+    (P.make_rnn_cleaning, {"corruption": 1.0}, "corruption"),
+    (P.make_rnn_cleaning, {"hidden": 0}, "hidden"),
+    (P.make_rnn_cleaning, {"decay": -1.0}, "decay"),
 ])
 def test_generators_reject_bad_input(make, kwargs, name):
     with pytest.raises((ValueError, TypeError), match=name):
@@ -242,3 +248,86 @@ def test_run_rejects_a_non_bilevel_start_before_compiling():
     p = PROBLEMS["exp"]
     with pytest.raises((TypeError, ValueError), match="BilevelPoint"):
         convlab.run(B.bo_rep(0.1), p, p.x0, key=jax.random.key(0), num_steps=2)
+
+
+# --- issue 16: the meta hyper-representation (RNN upper level) and the RNN-lower cleaning --------------
+def _np_rnn(params, seqs):
+    """The tanh RNN by hand in NumPy: h_t = tanh(s_t W_in + h_{t-1} W_hh + b), last state."""
+    W_in, W_hh, b = (np.asarray(params[k]) for k in ("W_in", "W_hh", "b"))
+    seqs = np.asarray(seqs)
+    h = np.zeros(seqs.shape[:-2] + (b.size,))
+    states = []
+    for t in range(seqs.shape[-2]):
+        h = np.tanh(seqs[..., t, :] @ W_in + h @ W_hh + b)
+        states.append(h)
+    return h, np.stack(states)
+
+
+META = P.make_meta_representation(jax.random.key(3), tasks=3, n_support=6, n_query=5, length=4,
+                                  hidden=3, teacher_radius=1.5)
+
+
+def test_meta_representation_matches_a_numpy_reference():
+    p = META
+    h, _ = _np_rnn(p.x0, p.support_seqs)
+    assert np.allclose(np.asarray(P.tanh_rnn(p.x0, p.support_seqs)), h, atol=1e-12)
+    # the starting recurrent matrix has spectral radius 1 (radius=1 times an orthogonal matrix)
+    assert np.max(np.abs(np.linalg.eigvals(np.asarray(p.x0["W_hh"])))) == pytest.approx(1.0, abs=1e-9)
+    phi = np.concatenate([h, np.ones(h.shape[:-1] + (1,))], axis=-1)          # [m, n, k]
+    lam = float(p.lam)
+    ys = np.stack([np.linalg.solve(f.T @ f / f.shape[0] + lam * np.eye(f.shape[1]), f.T @ l / f.shape[0])
+                   for f, l in zip(phi, np.asarray(p.support_labels))])
+    assert np.allclose(np.asarray(p.y_star(p.x0)), ys, atol=1e-10)
+    y = ys + 0.1
+    idx = jnp.asarray([0, 2])
+    r = np.einsum("mbk,mk->mb", phi[:, [0, 2]], y) - np.asarray(p.support_labels)[:, [0, 2]]
+    want = np.sum(0.5 * np.mean(r**2, axis=1) + 0.5 * lam * np.sum(y**2, axis=1))
+    assert float(p.lower(p.x0, jnp.asarray(y), idx)) == pytest.approx(want, rel=1e-12)
+    hq, _ = _np_rnn(p.x0, p.query_seqs)
+    fq = np.concatenate([hq, np.ones(hq.shape[:-1] + (1,))], axis=-1)
+    rq = np.einsum("mbk,mk->mb", fq, y) - np.asarray(p.query_labels)
+    assert float(p.upper(p.x0, jnp.asarray(y), jnp.arange(p.n_upper))) == pytest.approx(0.5 * np.mean(rq**2), rel=1e-12)
+
+
+def test_meta_representation_truth_is_the_implicit_formula():
+    """∇Φ (autodiff through the ridge solves) = ∇_x f - ∇²_xy g [∇²_yy g]⁻¹ ∇_y f at y*, and
+    ∇_y g(x, y*) = 0."""
+    from jax.flatten_util import ravel_pytree
+    from theory_checks.bilevel import reference as R
+    p = META
+    x = jax.tree.map(lambda a: a + 0.05 * jnp.cos(jnp.arange(a.size).reshape(a.shape)), p.x0)
+    y = p.y_star(x)
+    d = R.derivatives(p, x, y)
+    assert float(np.abs(d.g).max()) < 1e-10
+    grad = np.asarray(ravel_pytree(p.hypergradient(x))[0])
+    assert np.allclose(grad, R.implicit_hypergradient(d), rtol=1e-8, atol=1e-10)
+
+
+def test_local_smoothness_is_the_curvature_along_the_gradient():
+    """On a quadratic Φ the probe returns ‖H ĝ‖ exactly (finite difference of a linear map)."""
+    import types
+    H = jnp.diag(jnp.asarray([1.0, 10.0]))
+    q = types.SimpleNamespace(hypergradient=lambda x: {"a": H @ x["a"]}, direction={"a": jnp.asarray([1.0, 0.0])})
+    x = {"a": jnp.asarray([1.0, 1.0])}
+    g = H @ x["a"]
+    want = float(jnp.linalg.norm(H @ (g / jnp.linalg.norm(g))))
+    assert float(P.local_smoothness(q, B.BilevelPoint(x, None))) == pytest.approx(want, rel=1e-9)
+    zero = {"a": jnp.zeros(2)}
+    assert float(P.local_smoothness(q, B.BilevelPoint(zero, None))) == pytest.approx(1.0, rel=1e-9)
+
+
+def test_rnn_cleaning_matches_a_numpy_reference_and_flips_the_fraction():
+    p = P.make_rnn_cleaning(jax.random.key(4), n_train=40, n_val=8, n_test=8, length=3, hidden=2,
+                            corruption=0.25)
+    assert int(np.asarray(p.flipped).sum()) == 10
+    y = p.y0
+    _, states = _np_rnn(y, p.train_seqs)
+    pooled = np.concatenate([states.max(axis=0), np.ones((40, 1))], axis=1)
+    logits = pooled @ np.asarray(y["head"])
+    logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    ce = -logp[np.arange(40), np.asarray(p.train_labels)]
+    x = np.linspace(-1.0, 1.0, 40)
+    sq = sum(float(np.sum(np.asarray(v) ** 2)) for v in jax.tree.leaves(y))
+    want = np.mean(ce / (1.0 + np.exp(-x))) + 1e-4 * sq
+    got = float(p.lower(jnp.asarray(x), y, jnp.arange(40)))
+    assert got == pytest.approx(want, rel=1e-10)

@@ -8,7 +8,8 @@ of blocks I and the batch B as its bound predicts. Every method's step and hyper
 is checked on its own against the papers' rules and the exact ∇Φ (reference.py: autodiff of the
 losses). Stationarity is the exact ‖∇Φ(x_k)‖ against ``Trace.oracle_calls``. Problems:
 ``problems.bilevel``; methods: ``convlab.methods.bilevel``, ``convlab.methods.multiblock_bilevel``.
-Derivations, schedules, numbers and the applications disagreement (``violated``) in NOTES.md.
+Derivations, schedules, numbers and the applications (issue 16: in the paper's regime and
+code-faithful, both ``inconclusive`` at quick size; the weighted-ridge observation) in NOTES.md.
 """
 
 FAMILY = "bilevel"

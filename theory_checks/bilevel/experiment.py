@@ -9,7 +9,7 @@ import numpy as np
 
 import convlab
 from convlab.validate import SEED_MAX, Choice, Float, Int, check_config, require_budget
-from theory_checks.bilevel import applications
+from theory_checks.bilevel import ridge_observation as applications
 from theory_checks.bilevel import instances as I
 
 DEFAULTS = {"problem": "synthetic", "method": "bo_rep", "steps": 2000, "seed": 0, "records": 100,

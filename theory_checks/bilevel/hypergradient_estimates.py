@@ -104,7 +104,7 @@ def noise_contract(p: Any) -> dict[str, float]:
 def application_truth() -> dict[str, float]:
     """The applications' instances (quick size): ``y*(x)`` solves the lower level, and the
     problem's ∇Φ (autodiff through ``y*``) is the implicit formula, at a perturbed start."""
-    from theory_checks.bilevel import applications
+    from theory_checks.bilevel import ridge_observation as applications
     out = {}
     for app in applications.APPS:
         sizes = applications.SIZES["quick"]["rep" if app == "representation" else "clean"]

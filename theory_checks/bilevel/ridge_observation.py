@@ -12,8 +12,8 @@ import dataclasses
 
 import numpy as np
 
-from theory_checks import kinds
 from theory_checks.bilevel import instances as I
+from theory_checks.bilevel.applications import no_worse
 from theory_checks.verdict import Verdict
 
 NAME = "bilevel.ridge-observation"
@@ -64,20 +64,6 @@ def measure(*, seeds: int, budget: int, records: int, rep: dict, clean: dict) ->
     """Every method on both applications, each at its best step of its grid (~50 s at quick
     size, computed once per process: the applications figure group draws it again)."""
     return I.shared(NAME, _measure, seeds=seeds, budget=budget, records=records, rep=rep, clean=clean)
-
-
-def no_worse(a: np.ndarray, b: np.ndarray, names: tuple[str, str], what: str) -> Verdict:
-    """``a`` no worse than ``b`` (non-inferiority, margin 0, as an equivalence test): holds if the
-    whole bootstrap CI of mean(a)/mean(b) is <= 1, violated if its lower end is > 1
-    (significantly worse), inconclusive otherwise. Never vacuous: ``a`` not finite (BO-REP
-    diverged or produced no number) is violated, and both not finite is inconclusive."""
-    v = kinds.ordering(a, b, names=names, what=what)
-    lo, hi = v.ci
-    finite_a, finite_b = bool(np.all(np.isfinite(a))), bool(np.all(np.isfinite(b)))
-    status = ("violated" if not finite_a and finite_b else "inconclusive" if not finite_a
-              else "holds" if np.isfinite(hi) and hi <= 1.0 else "violated" if lo > 1.0
-              else "inconclusive")
-    return Verdict(status, f"{names[0]} <= {names[1]} in {what}", v.measured, v.ci, v.margin, v.details)
 
 
 def judge(ev: Evidence) -> Verdict:

@@ -6,7 +6,6 @@ claims compare the code under test with."""
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 from typing import Any
@@ -92,27 +91,11 @@ def page_expected_calls(iterations: Any, n: int) -> np.ndarray:
                     np.inf)
 
 
-@functools.lru_cache(maxsize=None)
 def eag_pep(num_steps: int, a: float) -> float:
     """PEPit's worst ``‖F z_N‖²/(L²‖z_0 - z*‖²)`` of EAG-C with step ``a/L`` over monotone
     L-Lipschitz operators (PEPit's ``LipschitzStronglyMonotoneOperatorCheap``, μ = 0: necessary
-    interpolation conditions only, so an upper bound on the true worst case). Needs PEPit."""
-    ok, reason = pep.available()
-    if not ok:
-        raise pep.PEPUnavailable(reason)
-    from PEPit import PEP
-    from PEPit.operators import LipschitzStronglyMonotoneOperatorCheap
-
-    problem = PEP()
-    F = problem.declare_function(LipschitzStronglyMonotoneOperatorCheap, mu=0.0, L=1.0)
-    z_star = F.stationary_point()
-    z0 = problem.set_initial_point()
-    problem.set_initial_condition((z0 - z_star) ** 2 <= 1)
-    z = z0
-    for k in range(num_steps):
-        base = z + (z0 - z) / (k + 2.0)
-        z = base - a * F.gradient(base - a * F.gradient(z))
-    problem.set_performance_metric(F.gradient(z) ** 2)
+    interpolation conditions only, so an upper bound on the true worst case). Needs PEPit
+    (raises :class:`pep.PEPUnavailable` without it)."""
     with warnings.catch_warnings():  # CLARABEL flags N >= 4 "inaccurate"; it agrees with SCS
         warnings.simplefilter("ignore", UserWarning)  # to 2e-5 relative (NOTES.md)
-        return float(problem.solve(wrapper="cvxpy", solver=pep.DEFAULT_SOLVER, verbose=0))
+        return pep.worst_case("eag", num_steps, step=a)   # the model declared in theory_checks/pep.py

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from convlab import plots
+from theory_checks.claim_figure import save_claim_figure
 from theory_checks.error_feedback import FAMILY
 from theory_checks.error_feedback import instances as I
 from theory_checks.error_feedback import iteration_ratio, logistic_ordering, weighted_equals_plain
@@ -60,27 +61,22 @@ def make_runs(out_dir: Any, quick: bool) -> list[str]:
     return [str(plots.save_figure(fig, Path(out_dir) / f"{FAMILY}.grad_norm_rounds_bits.png"))]
 
 
-def _from_claim(module: Any, name: str, out_dir: Any, quick: bool, width: float) -> list[str]:
-    evidence = module.measure(**module.SIZES["quick" if quick else "full"])
-    verdict = module.judge(evidence)
-    fig, _ = plots.new_figure(width=width, height=4.5)
-    module.draw(evidence, verdict, fig)
-    return [str(plots.save_figure(fig, Path(out_dir) / f"{FAMILY}.{name}.png"))]
-
-
 def make_ratio(out_dir: Any, quick: bool) -> list[str]:
     """``<out>/error_feedback.iteration_ratio.png`` (the iteration-ratio claim's runs)."""
-    return _from_claim(iteration_ratio, "iteration_ratio", out_dir, quick, 6.5)
+    path = Path(out_dir) / f"{FAMILY}.iteration_ratio.png"
+    return [save_claim_figure(iteration_ratio, path, quick=quick, width=6.5)]
 
 
 def make_weighted(out_dir: Any, quick: bool) -> list[str]:
     """``<out>/error_feedback.weighted_vs_plain.png`` (Top-k, Rand-k, natural compression)."""
-    return _from_claim(weighted_equals_plain, "weighted_vs_plain", out_dir, quick, 10.0)
+    path = Path(out_dir) / f"{FAMILY}.weighted_vs_plain.png"
+    return [save_claim_figure(weighted_equals_plain, path, quick=quick, width=10.0)]
 
 
 def make_logistic(out_dir: Any, quick: bool) -> list[str]:
     """``<out>/error_feedback.logistic.png``."""
-    return _from_claim(logistic_ordering, "logistic", out_dir, quick, 6.5)
+    path = Path(out_dir) / f"{FAMILY}.logistic.png"
+    return [save_claim_figure(logistic_ordering, path, quick=quick, width=6.5)]
 
 
 FIGURES = {"grad_norm_rounds_bits": make_runs, "iteration_ratio": make_ratio,

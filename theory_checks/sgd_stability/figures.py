@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from convlab import plots
+from theory_checks.claim_figure import save_claim_figure
 from theory_checks.sgd_stability import FAMILY
 from theory_checks.sgd_stability import diagonal_network, nonuniformity
 from theory_checks.sgd_stability import instances as I
@@ -52,23 +53,16 @@ def make_thresholds(out_dir: Any, quick: bool) -> list[str]:
     return [str(plots.save_figure(fig, Path(out_dir) / f"{FAMILY}.eta_star_vs_batch.png"))]
 
 
-def _from_claim(module: Any, name: str, out_dir: Any, quick: bool, width: float) -> list[str]:
-    sizes = module.SIZES["quick" if quick else "full"]
-    evidence = module.measure(**sizes)
-    verdict = module.judge(evidence)
-    fig, _ = plots.new_figure(width=width, height=4.5)
-    module.draw(evidence, verdict, fig)
-    return [str(plots.save_figure(fig, Path(out_dir) / f"{FAMILY}.{name}.png"))]
-
-
 def make_sharpness_vs_eta(out_dir: Any, quick: bool) -> list[str]:
     """``<out>/sgd_stability.sharpness_vs_eta.png`` (the diagonal-network claim's runs)."""
-    return _from_claim(diagonal_network, "sharpness_vs_eta", out_dir, quick, 10.0)
+    path = Path(out_dir) / f"{FAMILY}.sharpness_vs_eta.png"
+    return [save_claim_figure(diagonal_network, path, quick=quick, width=10.0)]
 
 
 def make_diagram(out_dir: Any, quick: bool) -> list[str]:
     """``<out>/sgd_stability.sharpness_nonuniformity.png`` (the nonuniformity claim's instances)."""
-    return _from_claim(nonuniformity, "sharpness_nonuniformity", out_dir, quick, 6.5)
+    path = Path(out_dir) / f"{FAMILY}.sharpness_nonuniformity.png"
+    return [save_claim_figure(nonuniformity, path, quick=quick, width=6.5)]
 
 
 FIGURES = {"eta_star_vs_batch": make_thresholds, "sharpness_vs_eta": make_sharpness_vs_eta,

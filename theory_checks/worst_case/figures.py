@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from convlab import plots
+from theory_checks.claim_figure import save_claim_figure
 from theory_checks.worst_case import (FAMILY, eag_pep, fgm_attained, gd_attained, halpern_attained,
                                       heavy_ball_cycle, ogm_attained, ppm_attained)
 
@@ -42,21 +43,16 @@ def make_per_method(out_dir: Any, quick: bool) -> list[str]:
     return [str(plots.save_figure(fig, Path(out_dir) / f"{FAMILY}.analytic_pep_measured.png"))]
 
 
-def _from_claim(module: Any, name: str, out_dir: Any, quick: bool, width: float) -> list[str]:
-    ev, verdict = _measure(module, quick)
-    fig, _ = plots.new_figure(width=width, height=4.5)
-    module.draw(ev, verdict, fig)
-    return [str(plots.save_figure(fig, Path(out_dir) / f"{FAMILY}.{name}.png"))]
-
-
 def make_gd_grid(out_dir: Any, quick: bool) -> list[str]:
     """``<out>/worst_case.gd_h_grid.png``: GD's runs, PEP and bound on the h grid."""
-    return _from_claim(gd_attained, "gd_h_grid", out_dir, quick, 6.5)
+    path = Path(out_dir) / f"{FAMILY}.gd_h_grid.png"
+    return [save_claim_figure(gd_attained, path, quick=quick, width=6.5)]
 
 
 def make_heavy_ball(out_dir: Any, quick: bool) -> list[str]:
     """``<out>/worst_case.heavy_ball_cycle.png``."""
-    return _from_claim(heavy_ball_cycle, "heavy_ball_cycle", out_dir, quick, 11.0)
+    path = Path(out_dir) / f"{FAMILY}.heavy_ball_cycle.png"
+    return [save_claim_figure(heavy_ball_cycle, path, quick=quick, width=11.0)]
 
 
 FIGURES = {"analytic_pep_measured": make_per_method, "gd_h_grid": make_gd_grid,
